@@ -1,0 +1,1 @@
+"""Model side of codenet-fpga: PyTorch + Brevitas layers, the network, data, training, evaluation."""

@@ -1,0 +1,82 @@
+"""Model-side subcommands: train, eval, info, detect (PyTorch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from codenet.host.errors import CodenetError
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "codenet-s.pt"
+
+
+def run_train(args):
+    from codenet.model.config import load_config
+    from codenet.model.train import Trainer, TrainSettings
+
+    cfg, train = load_config(args.config)
+    overrides = {k: getattr(args, k) for k in ("data", "val_data", "train_images", "val_images", "batch_size",
+                                               "float_epochs", "qat_epochs", "lr", "qat_lr", "seed", "distill",
+                                               "workers", "checkpoint_every") if getattr(args, k) is not None}
+    settings = TrainSettings.from_dict({**train, **overrides})
+    if args.deform:
+        cfg = dataclasses.replace(cfg, deform=args.deform).validate()
+    trainer = Trainer(cfg, settings, args.out, progress=not args.no_progress)
+    path = trainer.run(resume=args.resume)
+    print(json.dumps({"model": str(path), **json.loads((Path(args.out) / "metrics.json").read_text())
+                      } if (Path(args.out) / "metrics.json").exists() else {"model": str(path)}))
+
+
+def run_eval(args):
+    from codenet.model.checkpoint import load_model
+    from codenet.model.data import open_dataset
+    from codenet.model.predict import evaluate_model
+
+    model, classes, _ = load_model(args.model)
+    if args.round_dilation:
+        if model.cfg.deform != "bilinear":
+            raise CodenetError("--round-dilation applies to a bilinear model only")
+        model.set_deform("bounded")
+    dataset = open_dataset(args.data, args.split, args.images, model.cfg.input_size, args.seed, classes=None)
+    if len(dataset.classes) != len(classes):
+        raise CodenetError(f"the data set has {len(dataset.classes)} classes, the model {len(classes)}")
+    metrics = evaluate_model(model, dataset, args.out, progress=not args.no_progress)
+    keys = ("mAP", "AP50", "AP75", "VOC_AP50")
+    print(json.dumps({k: round(metrics[k], 2) for k in keys}))
+
+
+def run_info(args):
+    from codenet.model.config import load_config
+    from codenet.model.network import CoDeNet, count
+
+    cfg, _ = load_config(args.config)
+    print(json.dumps({"config": cfg.name, "input": cfg.input_size, "deform": cfg.deform, "bound": cfg.bound,
+                      **count(CoDeNet(cfg))}))
+
+
+def run_detect(args):
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    from codenet.host.annotate import annotate
+    from codenet.host.decode import as_dicts
+    from codenet.host.images import read_images
+    from codenet.host.io import write_json_atomic
+    from codenet.model.checkpoint import load_model
+    from codenet.model.predict import predict
+
+    model, classes, _ = load_model(args.model or DEFAULT_MODEL)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results, t0, n = {}, time.perf_counter(), 0
+    for path, image in read_images(args.inputs, progress=not args.no_progress):
+        boxes, scores, labels = predict(model, [image], score_threshold=args.score)[0]
+        annotate(image, boxes, scores, labels, classes).save(out / f"{Path(path).stem}.jpg", quality=92)
+        results[str(path)] = as_dicts(boxes, scores, labels, classes)
+        n += 1
+    fps = n / max(time.perf_counter() - t0, 1e-9)
+    write_json_atomic(results, out / "detections.json")
+    print(f"{n} images -> {out}/ ({fps:.1f} frames/s, PyTorch on the CPU)")

@@ -1,0 +1,41 @@
+"""Arguments of the model-side subcommands; argparse only, so `codenet --help` imports no torch."""
+
+DATA_HELP = "synthetic | voc:<root> | coco:<images dir>:<annotations json>"
+
+
+def add_train_args(p):
+    p.add_argument("--config", default="codenet-s", help="preset name or YAML path (default: codenet-s)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv/json, model.pt, metrics")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--data", help=f"training data: {DATA_HELP}")
+    p.add_argument("--val-data", help="validation data (default: --data, validation split)")
+    for name, kind in (("train-images", int), ("val-images", int), ("batch-size", int), ("float-epochs", int),
+                       ("qat-epochs", int), ("lr", float), ("qat-lr", float), ("seed", int), ("distill", float),
+                       ("workers", int), ("checkpoint-every", int)):
+        p.add_argument(f"--{name}", type=kind, help="overrides the config's train section")
+    p.add_argument("--deform", choices=("bounded", "plain", "fixed", "bilinear"), help="decoder variant")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_eval_args(p):
+    p.add_argument("--model", required=True, help="a trained model file (model.pt)")
+    p.add_argument("--data", default="synthetic", help=f"{DATA_HELP} (default: synthetic)")
+    p.add_argument("--split", default="test", help="split (default: test)")
+    p.add_argument("--images", type=int, default=300, help="synthetic images (default: 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder for metrics.json and pr.png")
+    p.add_argument("--round-dilation", action="store_true",
+                   help="evaluate a bilinear model with its dilations rounded to the hardware's integers")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_info_args(p):
+    p.add_argument("--config", default="codenet-s", help="preset name or YAML path (default: codenet-s)")
+
+
+def add_detect_args(p):
+    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p.add_argument("--model", help="a trained model file (default: the shipped codenet-s)")
+    p.add_argument("--out", default="detections", help="output folder (default: detections)")
+    p.add_argument("--score", type=float, default=0.3, help="score threshold (default: 0.3)")
+    p.add_argument("--no-progress", action="store_true")

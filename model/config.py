@@ -1,0 +1,106 @@
+"""Model configuration: one typed dataclass, presets by name, YAML files for variants."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codenet.host.errors import CodenetError
+
+DEFORM_KINDS = ("bounded", "plain", "fixed", "bilinear")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's shape and quantization. Every field is checked in `validate`."""
+
+    name: str = "codenet-s"
+    input_size: int = 256  #: square input, a multiple of 32
+    num_classes: int = 14
+    #: stem: (out channels, stride) of the first 3x3 conv (8-bit weights)
+    stem: tuple = (16, 2)
+    #: backbone: depthwise-separable blocks as (out channels, stride), MobileNetV1 style
+    backbone: tuple = ((32, 2), (64, 1), (96, 2), (96, 1), (192, 2), (192, 1), (256, 2), (256, 1))
+    #: neck: output channels of the three deformable stages, each followed by a nearest x2 upsample
+    neck: tuple = (128, 64, 64)
+    head_channels: int = 32
+    deform: str = "bounded"  #: bounded | plain | fixed | bilinear (float only)
+    bound: int = 4  #: D: dilations are integers in {1..D}; the line buffer holds 2D+1 rows
+    fixed_dilation: int = 2  #: the dilation of the "fixed" variant
+    weight_bits: int = 4
+    stem_weight_bits: int = 8
+    act_bits: int = 8
+
+    @property
+    def output_stride(self) -> int:
+        stride = self.stem[1]
+        for _, s in self.backbone:
+            stride *= s
+        return stride // 2 ** len(self.neck)
+
+    def validate(self) -> "ModelConfig":
+        def need(ok, what):
+            if not ok:
+                raise CodenetError(f"bad model config {self.name!r}: {what}")
+
+        need(self.deform in DEFORM_KINDS, f"deform must be one of {', '.join(DEFORM_KINDS)}, not {self.deform!r}")
+        need(isinstance(self.input_size, int) and self.input_size >= 32 and self.input_size % 32 == 0,
+             f"input_size must be a multiple of 32, not {self.input_size!r}")
+        need(isinstance(self.num_classes, int) and 1 <= self.num_classes <= 1000, "num_classes must be 1..1000")
+        need(isinstance(self.bound, int) and 1 <= self.bound <= 8, "bound must be 1..8")
+        need(1 <= self.fixed_dilation <= self.bound, "fixed_dilation must be in 1..bound")
+        need(2 <= self.weight_bits <= 8 and 2 <= self.stem_weight_bits <= 8, "weight bits must be 2..8")
+        need(self.act_bits == 8, "act_bits must be 8 (the requantization contract)")
+        need(len(self.neck) == 3, "neck must have three stages")
+        need(all(int(c) > 0 for c in self.neck) and self.head_channels > 0, "channel counts must be positive")
+        need(all(s in (1, 2) for _, s in self.backbone) and self.stem[1] in (1, 2), "strides must be 1 or 2")
+        need(self.input_size % (self.output_stride * 2 ** len(self.neck)) == 0,
+             "input_size must be divisible by the backbone's total stride")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CodenetError(f"unknown model config keys: {', '.join(unknown)}")
+        data = dict(data)
+        for key in ("stem", "neck"):
+            if key in data:
+                data[key] = tuple(data[key])
+        if "backbone" in data:
+            data["backbone"] = tuple(tuple(b) for b in data["backbone"])
+        try:
+            return cls(**data).validate()
+        except TypeError as e:
+            raise CodenetError(f"bad model config: {e}") from None
+
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def load_config(name_or_path: str) -> tuple[ModelConfig, dict]:
+    """A preset name (model/configs/<name>.yaml) or a YAML path -> (model config, training settings)."""
+    import yaml
+
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        presets = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise CodenetError(f"no config {name_or_path!r} (presets: {presets}; or give a .yaml path)")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise CodenetError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model", {}), dict):
+        raise CodenetError(f"{path}: expected a mapping with 'model' and 'train' sections")
+    model = ModelConfig.from_dict(data.get("model", {}))
+    train = data.get("train", {}) or {}
+    if not isinstance(train, dict):
+        raise CodenetError(f"{path}: 'train' must be a mapping")
+    return model, train

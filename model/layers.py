@@ -1,0 +1,195 @@
+"""Quantized layers: conv -> BN -> ReLU with 8-bit requantization, and the bounded deformable conv.
+
+A layer runs in one of two modes. Float mode (pre-training): real-valued activations, BN with batch
+statistics. Quant mode (QAT, export): activations are 8-bit integer codes held in float tensors,
+weights are Brevitas W4 (per-channel) integers, BN is frozen and folded into the requantization of
+`quant.py`, so every value the forward pass produces is the integer the hardware produces.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from brevitas.nn import QuantConv2d
+from brevitas.quant import Int8WeightPerChannelFloat
+from torch import nn
+
+from codenet.model.quant import requantize, round_half_up_ste
+
+ACT_MAX = 255  # unsigned 8-bit activations after ReLU, zero point 0: padding reads 0
+
+
+def quant_conv(cin, cout, k, stride=1, groups=1, weight_bits=4, bias=False, dilation=1) -> QuantConv2d:
+    """The one place weight quantization is declared: symmetric per-channel, `weight_bits` wide."""
+    return QuantConv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation,
+                       groups=groups, bias=bias, weight_bit_width=weight_bits,
+                       weight_quant=Int8WeightPerChannelFloat)
+
+
+def integer_weight(conv: QuantConv2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(integer weights with a straight-through gradient, per-output-channel scale)."""
+    qw = conv.quant_weight()
+    scale = qw.scale.reshape(-1)
+    w = qw.value / qw.scale
+    return w + (torch.round(w) - w).detach(), scale
+
+
+class QuantMode(nn.Module):
+    """Float/quant switch plus the activation scales fixed at calibration."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("quantized", torch.tensor(False))
+        self.register_buffer("in_scale", torch.tensor(1.0))
+        self.register_buffer("out_scale", torch.tensor(1.0))
+
+    @property
+    def is_quant(self) -> bool:
+        return bool(self.quantized)
+
+
+class ConvBNReLU(QuantMode):
+    """k x k conv (optionally depthwise, optionally with a per-pixel dilation) -> BN -> ReLU, A8 out."""
+
+    def __init__(self, cin, cout, k=1, stride=1, groups=1, weight_bits=4, dilation=1):
+        super().__init__()
+        self.conv = quant_conv(cin, cout, k, stride, groups, weight_bits, dilation=dilation)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def train(self, mode=True):
+        super().train(mode)
+        if self.is_quant:
+            self.bn.eval()  # QAT folds frozen BN statistics into the requantization
+        return self
+
+    def accumulate(self, x, weight, dilation=None):
+        """conv(x, weight); with a dilation selector (D, N, 1, H, W), the per-pixel dilated conv."""
+        c = self.conv
+        if dilation is None:
+            return F.conv2d(x, weight, stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
+        k = c.kernel_size[0] // 2
+        out = 0
+        for i in range(dilation.shape[0]):
+            d = i + 1
+            y = F.conv2d(x, weight, stride=c.stride, padding=k * d, dilation=d, groups=c.groups)
+            out = out + dilation[i] * y
+        return out
+
+    def forward(self, x, dilation=None):
+        if not self.is_quant:
+            return F.relu(self.bn(self.accumulate(x, self.conv.weight, dilation)))
+        w, w_scale = integer_weight(self.conv)
+        acc = self.accumulate(x, w, dilation)
+        bn = self.bn
+        gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * gain
+        m = self.in_scale * w_scale * gain / self.out_scale
+        return requantize(acc, m, shift / self.out_scale, 0, ACT_MAX)
+
+
+class HeadConv(QuantMode):
+    """The last 1x1 conv: its integer accumulator leaves the accelerator; scale and bias stay on the host."""
+
+    def __init__(self, cin, cout, weight_bits=4):
+        super().__init__()
+        self.conv = quant_conv(cin, cout, 1, weight_bits=weight_bits, bias=True)
+
+    def forward(self, x):
+        if not self.is_quant:
+            return F.conv2d(x, self.conv.weight, self.conv.bias)
+        w, w_scale = integer_weight(self.conv)
+        acc = F.conv2d(x, w)
+        return acc * (self.in_scale * w_scale).view(1, -1, 1, 1) + self.conv.bias.view(1, -1, 1, 1)
+
+    def integer_affine(self):
+        """(integer accumulator -> float) per channel: out = acc * scale + bias, as the host applies it."""
+        _, w_scale = integer_weight(self.conv)
+        return (self.in_scale * w_scale).detach(), self.conv.bias.detach()
+
+
+class DilationPredictor(QuantMode):
+    """1x1 conv (C -> 1) giving each output pixel an integer dilation d in {1..bound}."""
+
+    def __init__(self, cin, bound, weight_bits=4):
+        super().__init__()
+        self.bound = bound
+        self.conv = quant_conv(cin, 1, 1, weight_bits=weight_bits, bias=True)
+        nn.init.normal_(self.conv.weight, std=1e-3)
+        nn.init.constant_(self.conv.bias, 1.2)  # start as a plain 3x3 (d = 1), inside the STE's range
+
+    def forward(self, x):
+        """(real-valued dilation for the gradient, integer dilation for the forward value)."""
+        if not self.is_quant:
+            real = F.conv2d(x, self.conv.weight, self.conv.bias)
+            return real, torch.clamp(torch.floor(real.detach() + 0.5), 1, self.bound)
+        w, w_scale = integer_weight(self.conv)
+        acc = F.conv2d(x, w)
+        m = self.in_scale * w_scale
+        real = acc * m.view(1, -1, 1, 1) + self.conv.bias.view(1, -1, 1, 1)
+        return real, requantize(acc, m, self.conv.bias, 1, self.bound).detach()
+
+
+def dilation_selector(real, integer, bound):
+    """(D, N, 1, H, W) weights: one-hot at the integer dilation forward, linear interpolation backward.
+
+    The forward value picks exactly the conv with the hardware's dilation; the gradient is that of
+    interpolating between neighbouring integer dilations at the real-valued prediction.
+    """
+    d = torch.arange(1, bound + 1, dtype=real.dtype, device=real.device).view(-1, 1, 1, 1, 1)
+    hat = F.relu(1 - (real.clamp(1, bound).unsqueeze(0) - d).abs())
+    onehot = (integer.unsqueeze(0) == d).to(real.dtype)
+    return onehot + hat - hat.detach()
+
+
+def bilinear_dilated_dwconv(x, weight, scale):
+    """Float-only depthwise 3x3 with a real per-pixel dilation `scale` (N,1,H,W): CoDeNet's training form."""
+    n, c, h, w = x.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
+                            torch.arange(w, dtype=x.dtype, device=x.device), indexing="ij")
+    out = 0
+    for ky in (-1, 0, 1):
+        for kx in (-1, 0, 1):
+            py = ys + scale[:, 0] * ky
+            px = xs + scale[:, 0] * kx
+            grid = torch.stack((2 * px / max(w - 1, 1) - 1, 2 * py / max(h - 1, 1) - 1), dim=-1)
+            tap = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+            out = out + tap * weight[:, 0, ky + 1, kx + 1].view(1, c, 1, 1)
+    return out
+
+
+class DeformableStage(nn.Module):
+    """CoDeNet's decoder stage: dilation 1x1 -> bounded deformable depthwise 3x3 -> 1x1 -> nearest x2.
+
+    `kind`: "bounded" (per-pixel integer dilation, the hardware), "plain" (d = 1), "fixed" (d = a
+    constant), "bilinear" (real-valued dilation with bilinear taps, float only; switching it to
+    "bounded" afterwards is CoDeNet's train-then-round deployment).
+    """
+
+    def __init__(self, cin, cout, kind="bounded", bound=4, fixed_dilation=2, weight_bits=4):
+        super().__init__()
+        self.kind, self.bound, self.fixed_dilation = kind, bound, fixed_dilation
+        self.offset = DilationPredictor(cin, bound, weight_bits) if kind in ("bounded", "bilinear") else None
+        fixed = fixed_dilation if kind == "fixed" else 1
+        self.dw = ConvBNReLU(cin, cin, 3, groups=cin, weight_bits=weight_bits, dilation=fixed)
+        self.pw = ConvBNReLU(cin, cout, 1, weight_bits=weight_bits)
+
+    def dilation(self, x):
+        """The integer dilation map (N,1,H,W) the hardware would use."""
+        if self.offset is None:
+            d = 1 if self.kind == "plain" else self.fixed_dilation
+            return torch.full_like(x[:, :1], d)
+        return self.offset(x)[1]
+
+    def forward(self, x):
+        if self.kind in ("plain", "fixed"):
+            y = self.dw(x)  # the conv itself carries the fixed dilation
+        elif self.kind == "bilinear":
+            if self.dw.is_quant:
+                raise RuntimeError("the bilinear variant is float only: switch it to 'bounded' to quantize")
+            real, _ = self.offset(x)
+            scale = real.clamp(1, self.bound)
+            y = F.relu(self.dw.bn(bilinear_dilated_dwconv(x, self.dw.conv.weight, scale)))
+        else:
+            real, integer = self.offset(x)
+            y = self.dw(x, dilation_selector(real, integer, self.bound))
+        return F.interpolate(self.pw(y), scale_factor=2, mode="nearest")

@@ -1,0 +1,167 @@
+"""CoDeNet-style detector: depthwise-separable backbone, three deformable decoder stages, CenterNet head.
+
+Built from `ModelConfig` tables; no channel shuffle, concat or residual add, so every layer maps onto
+a FINN dataflow layer. The output is one tensor (N, classes + 4, H/4, W/4): heatmap logits, box size
+(w, h in output cells), centre offset (x, y).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from codenet.model.config import ModelConfig
+from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode
+
+INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
+
+
+class SeparableBlock(nn.Module):
+    """depthwise 3x3 (stride s) -> pointwise 1x1, each with BN and an 8-bit ReLU."""
+
+    def __init__(self, cin, cout, stride, weight_bits):
+        super().__init__()
+        self.dw = ConvBNReLU(cin, cin, 3, stride, groups=cin, weight_bits=weight_bits)
+        self.pw = ConvBNReLU(cin, cout, 1, weight_bits=weight_bits)
+
+    def forward(self, x):
+        return self.pw(self.dw(x))
+
+
+class Head(nn.Module):
+    """Shared CenterNet head at output stride 4: dw 3x3 -> 1x1 -> 1x1 to classes + 4."""
+
+    def __init__(self, cin, hidden, num_classes, weight_bits):
+        super().__init__()
+        self.dw = ConvBNReLU(cin, cin, 3, groups=cin, weight_bits=weight_bits)
+        self.pw = ConvBNReLU(cin, hidden, 1, weight_bits=weight_bits)
+        self.out = HeadConv(hidden, num_classes + 4, weight_bits)
+        with torch.no_grad():
+            self.out.conv.bias.zero_()
+            self.out.conv.bias[:num_classes] = -math.log((1 - 0.1) / 0.1)  # CenterNet's -2.19 prior
+
+    def forward(self, x):
+        return self.out(self.pw(self.dw(x)))
+
+
+class CoDeNet(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg.validate()
+        wb = cfg.weight_bits
+        c, s = cfg.stem
+        self.stem = ConvBNReLU(3, c, 3, s, weight_bits=cfg.stem_weight_bits)
+        blocks = []
+        for cout, stride in cfg.backbone:
+            blocks.append(SeparableBlock(c, cout, stride, wb))
+            c = cout
+        self.backbone = nn.Sequential(*blocks)
+        stages = []
+        for cout in cfg.neck:
+            stages.append(DeformableStage(c, cout, cfg.deform, cfg.bound, cfg.fixed_dilation, wb))
+            c = cout
+        self.neck = nn.ModuleList(stages)
+        self.head = Head(c, cfg.head_channels, cfg.num_classes, wb)
+
+    def forward(self, images):
+        """images: (N, 3, H, W) float holding uint8 codes 0..255."""
+        x = images if self.is_quant else images * INPUT_SCALE
+        x = self.backbone(self.stem(x))
+        for stage in self.neck:
+            x = stage(x)
+        return self.head(x)
+
+    # ---- quantization --------------------------------------------------------------------------
+    @property
+    def is_quant(self) -> bool:
+        return self.stem.is_quant
+
+    def act_layers(self):
+        """The 8-bit activation layers in data-flow order, each with the layer that feeds it."""
+        order, prev = [], None
+        order.append((self.stem, prev))
+        prev = self.stem
+        for blk in self.backbone:
+            order += [(blk.dw, prev), (blk.pw, blk.dw)]
+            prev = blk.pw
+        for st in self.neck:
+            if st.offset is not None:
+                order.append((st.offset, prev))
+            order += [(st.dw, prev), (st.pw, st.dw)]
+            prev = st.pw
+        order += [(self.head.dw, prev), (self.head.pw, self.head.dw), (self.head.out, self.head.pw)]
+        return order
+
+    @torch.no_grad()
+    def quantize(self, images: torch.Tensor, percentile: float = 99.99):
+        """Calibrate each activation's scale on float outputs, then switch every layer to quant mode."""
+        if self.cfg.deform == "bilinear":
+            raise RuntimeError("set deform='bounded' (train-then-round) before quantizing a bilinear model")
+        was_training = self.training
+        self.eval()
+        peaks, hooks = {}, []
+        for layer, _ in self.act_layers():
+            if isinstance(layer, ConvBNReLU):
+                def hook(mod, _inp, out):
+                    flat = out.flatten()
+                    if flat.numel() > 1_000_000:
+                        flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
+                    peaks.setdefault(mod, []).append(torch.quantile(flat.float(), percentile / 100))
+                hooks.append(layer.register_forward_hook(hook))
+        self(images)
+        for h in hooks:
+            h.remove()
+        for layer, src in self.act_layers():
+            if isinstance(layer, ConvBNReLU):
+                peak = max(torch.stack(peaks[layer]).max().item(), 1e-3)
+                layer.out_scale.fill_(peak / ACT_MAX)
+            layer.in_scale.fill_(INPUT_SCALE if src is None else src.out_scale.item())
+            layer.quantized.fill_(True)
+        self.train(was_training)
+        return self
+
+    def set_deform(self, kind: str):
+        """Switch the decoder's deformable semantics (e.g. bilinear-trained -> bounded, CoDeNet's way)."""
+        import dataclasses
+
+        self.cfg = dataclasses.replace(self.cfg, deform=kind).validate()
+        for st in self.neck:
+            if (st.offset is None) != (kind in ("plain", "fixed")):
+                raise RuntimeError(f"cannot switch a {st.kind!r} stage to {kind!r}")
+            st.kind = kind
+
+
+def split_output(out: torch.Tensor, num_classes: int):
+    """(N, C+4, H, W) -> heatmap logits, size, offset."""
+    return out[:, :num_classes], out[:, num_classes:num_classes + 2], out[:, num_classes + 2:]
+
+
+def count(model: CoDeNet) -> dict:
+    """Parameters, MACs per frame (one dilation per deformable tap, as the hardware computes it), weight bytes."""
+    macs = 0
+    weight_bits = 0
+    params = sum(p.numel() for p in model.parameters())
+
+    def hook(mod, _inp, out):
+        nonlocal macs
+        conv = mod.conv
+        out = out[1] if isinstance(out, tuple) else out  # the dilation predictor returns (real, integer)
+        k = conv.kernel_size[0] * conv.kernel_size[1]
+        pixels = out.shape[2] * out.shape[3]
+        macs += pixels * conv.out_channels * (conv.in_channels // conv.groups) * k
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, QuantMode)]
+    for m in model.modules():
+        if isinstance(m, QuantMode):
+            weight_bits += m.conv.weight.numel() * int(m.conv.quant_weight().bit_width)
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        size = model.cfg.input_size
+        model(torch.zeros(1, 3, size, size))
+    model.train(was)
+    for h in hooks:
+        h.remove()
+    return {"parameters": params, "macs": macs, "weight_bytes": weight_bits // 8}

@@ -1,0 +1,52 @@
+"""Run a PyTorch model on images: letterbox, forward, CenterNet decode, boxes in image coordinates."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from codenet.host.decode import decode, to_image_coords
+from codenet.host.preprocess import letterbox_image
+from codenet.model.network import split_output
+
+
+@torch.no_grad()
+def predict(model, images, batch_size: int = 16, score_threshold: float = 0.01, top_k: int = 100):
+    """images: list of HxWx3 uint8 -> list of (boxes, scores, labels) per image."""
+    model.eval()
+    size, stride, nc = model.cfg.input_size, model.cfg.output_stride, model.cfg.num_classes
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        boxed = [letterbox_image(im, size) for im in chunk]
+        x = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2).float()
+        hm, wh, off = (t.numpy() for t in split_output(model(x), nc))
+        for i, (im, (_, (scale, pad_x, pad_y))) in enumerate(zip(chunk, boxed)):
+            boxes, scores, labels = decode(hm[i], wh[i], off[i], top_k=top_k,
+                                           score_threshold=score_threshold, output_stride=stride)
+            boxes = to_image_coords(boxes, scale, pad_x, pad_y, im.shape[1], im.shape[0])
+            results.append((boxes, scores, labels))
+    return results
+
+
+def evaluate_model(model, dataset, out_dir=None, progress: bool = True, batch_size: int = 16) -> dict:
+    """mAP / AP50 of `model` on `dataset`; with `out_dir`, also metrics.json and pr.png there."""
+    from pathlib import Path
+
+    from codenet.host.io import write_json_atomic
+    from codenet.model.evaluate import evaluate, plot_pr
+
+    indices = range(len(dataset))
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc="evaluate", leave=False, dynamic_ncols=True)
+    items = [dataset[i] for i in indices]
+    preds = predict(model, [it[0] for it in items], batch_size=batch_size)
+    truth = [(it[1], it[2]) for it in items]
+    metrics = evaluate(preds, truth, dataset.classes)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        plot_pr(metrics, out_dir / "pr.png", title=f"{model.cfg.name} on {getattr(dataset, 'name', 'data')}")
+        write_json_atomic({k: v for k, v in metrics.items() if k != "pr_curves"}, out_dir / "metrics.json")
+    return metrics

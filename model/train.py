@@ -1,0 +1,288 @@
+"""Training: float pre-training, then calibration and QAT with the hardware's integer semantics.
+
+Resumable at any checkpoint: the data order and every augmentation are functions of (seed, epoch,
+index), the learning rate a function of the step, so a resumed run computes what an uninterrupted
+run computes. Checkpoints are written atomically at each epoch end, every `checkpoint_every` steps,
+and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codenet.host.errors import CodenetError
+from codenet.host.io import write_json_atomic
+from codenet.model import checkpoint
+from codenet.model.config import ModelConfig
+from codenet.model.data import open_dataset
+from codenet.model.data.augment import augment, letterbox
+from codenet.model.loss import centernet_loss
+from codenet.model.network import CoDeNet, split_output
+from codenet.model.targets import centernet_targets
+
+
+@dataclass
+class TrainSettings:
+    data: str = "synthetic"  #: see codenet.model.data.DATA_HELP
+    val_data: str = ""  #: defaults to `data`, split val
+    train_images: int = 4000  #: synthetic set sizes
+    val_images: int = 300
+    val_split: str = "val"  #: the split validation and the final metrics use
+    batch_size: int = 16
+    float_epochs: int = 8
+    qat_epochs: int = 4
+    lr: float = 2e-3
+    qat_lr: float = 2e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    seed: int = 0
+    distill: float = 0.0  #: weight of the heatmap distillation from the float model during QAT (0: off)
+    calib_images: int = 64
+    augment: bool = True
+    workers: int = 0
+    checkpoint_every: int = 0  #: steps between mid-epoch checkpoints (0: epoch ends only)
+    eval_float: bool = False  #: also evaluate the float model before QAT (float_metrics.json)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainSettings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CodenetError(f"unknown train settings: {', '.join(unknown)}")
+        s = cls(**data)
+        for name in ("train_images", "batch_size", "float_epochs", "qat_epochs", "calib_images"):
+            value = getattr(s, name)
+            if not isinstance(value, int) or value < 0 or (name == "batch_size" and value == 0):
+                raise CodenetError(f"train setting {name} must be a non-negative integer, not {value!r}")
+        if not (s.lr > 0 and s.qat_lr > 0):
+            raise CodenetError("learning rates must be positive")
+        return s
+
+
+class TrainItems(torch.utils.data.Dataset):
+    """Items of one epoch: augmented image codes and CenterNet targets, a function of (seed, epoch, i)."""
+
+    def __init__(self, dataset, cfg: ModelConfig, seed: int, epoch: int, use_augment: bool):
+        self.dataset, self.cfg, self.seed, self.epoch, self.use_augment = dataset, cfg, seed, epoch, use_augment
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        image, boxes, labels = self.dataset[i]
+        size = self.cfg.input_size
+        if self.use_augment:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            image, boxes, labels = augment(image, boxes, labels, size, rng)
+        else:
+            image, boxes, _ = letterbox(image, boxes, size)
+        t = centernet_targets(boxes, labels, self.cfg.num_classes, size // self.cfg.output_stride,
+                              self.cfg.output_stride)
+        t["image"] = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+        return {k: torch.as_tensor(v) for k, v in t.items()}
+
+
+def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+
+def make_optimizer(model, lr, weight_decay):
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def calibration_images(dataset, cfg, n):
+    items = TrainItems(dataset, cfg, 0, 0, use_augment=False)
+    return torch.stack([items[i]["image"] for i in range(min(n, len(dataset)))])
+
+
+class Trainer:
+    def __init__(self, cfg: ModelConfig, settings: TrainSettings, out_dir, progress: bool = True):
+        self.cfg, self.s, self.out, self.progress = cfg, settings, Path(out_dir), progress
+        self.ckpt_path = self.out / "checkpoint.pt"
+        self.train_set = open_dataset(settings.data, "train", settings.train_images, cfg.input_size, settings.seed)
+        if len(self.train_set) == 0:
+            raise CodenetError(f"data set {settings.data!r} has no training images")
+        if len(self.train_set.classes) != cfg.num_classes:
+            raise CodenetError(f"data set has {len(self.train_set.classes)} classes, model config "
+                               f"{cfg.name!r} expects {cfg.num_classes} (set model.num_classes)")
+        torch.manual_seed(settings.seed)
+        self.model = CoDeNet(cfg)
+        self.teacher = None
+        self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)
+        self.epoch, self.step_in_epoch, self.rows = 0, 0, []
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def state(self):
+        return {"format": checkpoint.CHECKPOINT_FORMAT, "config": self.cfg.to_dict(),
+                "settings": dataclasses.asdict(self.s), "epoch": self.epoch, "step": self.step_in_epoch,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "teacher": self.teacher.state_dict() if self.teacher is not None else None,
+                "deform": self.model.cfg.deform, "log": checkpoint.plain(self.rows)}
+
+    def save(self):
+        checkpoint.save_atomic(self.state(), self.ckpt_path)
+
+    def restore(self):
+        st = checkpoint.load(self.ckpt_path, checkpoint.CHECKPOINT_FORMAT)
+        if st["config"] != self.cfg.to_dict():
+            raise CodenetError(f"{self.ckpt_path}: made with another model config; use a new --out")
+        ignore = {"float_epochs", "qat_epochs", "workers", "checkpoint_every"}  # may change on resume
+        if {k: v for k, v in st["settings"].items() if k not in ignore} != \
+                {k: v for k, v in dataclasses.asdict(self.s).items() if k not in ignore}:
+            raise CodenetError(f"{self.ckpt_path}: made with other training settings; use a new --out")
+        if st["deform"] != self.model.cfg.deform:
+            self.model.set_deform(st["deform"])
+        self.model.load_state_dict(st["model"])
+        if st["teacher"] is not None:
+            self.teacher = copy.deepcopy(self.model)
+            self.teacher.load_state_dict(st["teacher"])
+        lr = self.s.qat_lr if self.model.is_quant else self.s.lr
+        self.optimizer = make_optimizer(self.model, lr, self.s.weight_decay)
+        self.optimizer.load_state_dict(st["optimizer"])
+        self.epoch, self.step_in_epoch, self.rows = st["epoch"], st["step"], list(st["log"])
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def start_qat(self):
+        """Float -> W4A8: a bilinear model is rounded first (CoDeNet's way), scales are calibrated."""
+        if self.s.distill > 0:
+            self.teacher = copy.deepcopy(self.model).eval()
+        float_metrics = {}
+        if self.s.eval_float:
+            float_metrics["float"] = self.validate()
+        if self.model.cfg.deform == "bilinear":
+            self.model.set_deform("bounded")
+            if self.s.eval_float:
+                float_metrics["float_rounded"] = self.validate()
+        if float_metrics:
+            write_json_atomic(float_metrics, self.out / "float_metrics.json")
+        self.model.quantize(calibration_images(self.train_set, self.cfg, self.s.calib_images))
+        self.optimizer = make_optimizer(self.model, self.s.qat_lr, self.s.weight_decay)
+
+    def run(self, resume: bool = False, stop_after_steps: int | None = None) -> Path:
+        """Train to the end (or `stop_after_steps` optimizer steps, for tests); returns the model file."""
+        if resume:
+            self.restore()
+        elif self.ckpt_path.exists():
+            raise CodenetError(f"{self.ckpt_path} exists: pass --resume to continue it, or choose another --out")
+        self.out.mkdir(parents=True, exist_ok=True)
+        total = self.s.float_epochs + self.s.qat_epochs
+        steps_per_epoch = math.ceil(len(self.train_set) / self.s.batch_size)
+        done = 0
+        try:
+            while self.epoch < total:
+                if self.epoch == self.s.float_epochs and not self.model.is_quant and self.step_in_epoch == 0:
+                    self.start_qat()
+                row = self.train_epoch(steps_per_epoch, stop_after_steps, done)
+                done += row.pop("_steps")
+                if row.get("_stopped"):
+                    self.save()
+                    return self.ckpt_path
+                self.rows.append(row)
+                self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                self.save()
+                self.write_logs()
+        except KeyboardInterrupt:
+            self.save()
+            raise CodenetError(f"interrupted; resume with --resume --out {self.out}") from None
+        return self.finish()
+
+    def train_epoch(self, steps_per_epoch, stop_after_steps, done_before):
+        quant = self.model.is_quant
+        phase_epochs = self.s.qat_epochs if quant else self.s.float_epochs
+        phase_epoch = self.epoch - (self.s.float_epochs if quant else 0)
+        base_lr = self.s.qat_lr if quant else self.s.lr
+        order = np.random.default_rng([self.s.seed, self.epoch, 7]).permutation(len(self.train_set))
+        batches = [order[i:i + self.s.batch_size] for i in range(0, len(order), self.s.batch_size)]
+        items = TrainItems(self.train_set, self.cfg, self.s.seed, self.epoch, self.s.augment)
+        loader = torch.utils.data.DataLoader(items, batch_sampler=batches[self.step_in_epoch:],
+                                             num_workers=self.s.workers)
+        self.model.train()
+        sums, count, t0, steps = {}, 0, time.time(), 0
+        bar = _progress(loader, self.progress, f"epoch {self.epoch + 1}/{self.s.float_epochs + self.s.qat_epochs}"
+                        f" {'qat' if quant else 'float'}", initial=self.step_in_epoch, total=len(batches))
+        for batch in bar:
+            step = phase_epoch * steps_per_epoch + self.step_in_epoch
+            lr = lr_at(step, phase_epochs * steps_per_epoch, base_lr, 0 if quant else self.s.warmup_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            loss, parts = self.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+            self.optimizer.step()
+            self.step_in_epoch += 1
+            steps += 1
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{sums['loss'] / count:.3f}", lr=f"{lr:.1e}")
+            if stop_after_steps is not None and done_before + steps >= stop_after_steps:
+                return {"_steps": steps, "_stopped": True}
+            if self.s.checkpoint_every and self.step_in_epoch % self.s.checkpoint_every == 0 \
+                    and self.step_in_epoch < len(batches):
+                self.save()
+        row = {"epoch": self.epoch + 1, "phase": "qat" if quant else "float", "lr": lr,
+               "seconds": round(time.time() - t0, 2), "_steps": steps}
+        row.update({k: round(v / max(count, 1), 5) for k, v in sums.items()})
+        return row
+
+    def loss(self, batch):
+        out = self.model(batch["image"])
+        hm, wh, off = split_output(out, self.cfg.num_classes)
+        total, parts = centernet_loss(hm, wh, off, batch)
+        if self.teacher is not None:
+            with torch.no_grad():
+                t_hm = split_output(self.teacher(batch["image"]), self.cfg.num_classes)[0]
+            kd = torch.nn.functional.mse_loss(torch.sigmoid(hm), torch.sigmoid(t_hm), reduction="sum")
+            kd = kd / hm.shape[0] / 100
+            total = total + self.s.distill * kd
+            parts["distill"] = kd.item()
+        parts["loss"] = total.item()
+        return total, parts
+
+    def write_logs(self):
+        write_json_atomic(self.rows, self.out / "log.json")
+        keys = sorted({k for r in self.rows for k in r}, key=lambda k: (k not in ("epoch", "phase"), k))
+        tmp = self.out / ".log.csv.tmp"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.rows)
+        tmp.replace(self.out / "log.csv")
+
+    def validate(self, out_dir=None) -> dict:
+        from codenet.model.predict import evaluate_model
+
+        val_spec = self.s.val_data or self.s.data
+        val_set = open_dataset(val_spec, self.s.val_split, self.s.val_images, self.cfg.input_size, self.s.seed)
+        metrics = evaluate_model(self.model, val_set, out_dir, progress=self.progress)
+        return {k: v for k, v in metrics.items() if k not in ("pr_curves",)}
+
+    def finish(self) -> Path:
+        metrics = self.validate(self.out)
+        meta = {"settings": dataclasses.asdict(self.s), "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")},
+                "epochs": len(self.rows), "torch": torch.__version__}
+        path = self.out / "model.pt"
+        checkpoint.save_model(self.model, self.train_set.classes, path, meta)
+        return path
+
+
+def _progress(iterable, enabled, desc, initial, total):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, initial=initial, total=total, leave=False, dynamic_ncols=True)

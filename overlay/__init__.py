@@ -1,0 +1,1 @@
+"""FINN flow: custom steps, custom ops, folding, estimates, bundle, bitstream."""

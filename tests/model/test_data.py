@@ -1,0 +1,394 @@
+"""model/data: the synthetic set, the VOC and COCO loaders, augmentation."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codenet.host.errors import CodenetError
+from codenet.host.preprocess import PAD_VALUE
+from codenet.model.data import synthetic
+from codenet.model.data.augment import SCALE_RANGE, augment, hflip, letterbox
+from codenet.model.data.coco import COCODetection
+from codenet.model.data.synthetic import CLASSES, SyntheticDetection
+from codenet.model.data.voc import VOC_CLASSES, VOCDetection
+
+
+def _same(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# ---------------------------------------------------------------- synthetic
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return [SyntheticDetection(200, seed=3)[i] for i in range(200)]
+
+
+def test_synthetic_classes():
+    assert len(CLASSES) == 14
+    assert CLASSES[:10] == tuple("0123456789") and CLASSES[10:] == ("circle", "triangle", "square", "star")
+    ds = SyntheticDetection(4)
+    assert ds.classes == list(CLASSES) and ds.name == "synthetic-train" and len(ds) == 4
+
+
+def test_synthetic_is_deterministic_in_any_order():
+    a, b = SyntheticDetection(10, seed=7), SyntheticDetection(10, seed=7)
+    late = a[9]
+    assert _same(a[3], a[3]) and _same(a[3], b[3]) and _same(late, b[9]) and _same(a[-1], late)
+
+
+def test_synthetic_splits_and_seeds_differ():
+    train, val, test = (SyntheticDetection(3, split=s)[0][0] for s in ("train", "val", "test"))
+    assert not np.array_equal(train, val) and not np.array_equal(val, test)
+    assert not np.array_equal(train, test)
+    assert not np.array_equal(SyntheticDetection(3, seed=1)[0][0], train)
+
+
+def test_synthetic_splits_use_disjoint_digit_samples():
+    pools = [set(np.concatenate(synthetic._digit_pool(s)).tolist()) for s in (0, 1, 2)]
+    assert not (pools[0] & pools[1]) and not (pools[0] & pools[2]) and not (pools[1] & pools[2])
+    assert all(len(samples) > 0 for s in (0, 1, 2) for samples in synthetic._digit_pool(s))
+
+
+def test_synthetic_item_format_and_boxes(scenes):
+    for image, boxes, labels in scenes:
+        assert image.shape == (256, 256, 3) and image.dtype == np.uint8
+        assert boxes.dtype == np.float32 and boxes.ndim == 2 and boxes.shape[1] == 4
+        assert labels.dtype == np.int64 and labels.shape == (len(boxes),)
+        assert 1 <= len(boxes) <= synthetic.MAX_OBJECTS  # the last object drawn is never hidden
+        assert (boxes >= 0).all() and (boxes <= 256).all()
+        assert (boxes[:, 2] - boxes[:, 0] >= 2).all() and (boxes[:, 3] - boxes[:, 1] >= 2).all()
+        assert (boxes == np.round(boxes)).all()  # pixel edges
+        assert ((labels >= 0) & (labels < 14)).all()
+
+
+def test_synthetic_objects_span_sizes_and_classes(scenes):
+    boxes = np.concatenate([b for _, b, _ in scenes])
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    assert side.min() <= 12 and side.max() >= 100
+    # log-uniform: every octave from 8 to 128 px is populated
+    for lo in (8, 16, 32, 64):
+        assert ((side >= lo) & (side < 2 * lo)).sum() >= 20
+    assert set(np.concatenate([lab for _, _, lab in scenes]).tolist()) == set(range(14))
+    aspect = (boxes[:, 2] - boxes[:, 0]) / (boxes[:, 3] - boxes[:, 1])
+    assert aspect.min() < 0.7 and aspect.max() > 1.4
+
+
+def test_synthetic_masks_are_tight():
+    rng = np.random.default_rng(0)
+    masks = [synthetic._shape_alpha(rng, 40, 25, s) for s in synthetic.SHAPES]
+    masks += [synthetic._digit_alpha(rng, 30, 60, d, 0) for d in range(10)]
+    for m in masks:
+        visible = m >= synthetic.BOX_ALPHA
+        assert visible[0].any() and visible[-1].any() and visible[:, 0].any() and visible[:, -1].any()
+        assert ((m == 0) | visible).all()
+
+
+def test_synthetic_small_canvas():
+    ds = SyntheticDetection(5, size=64, seed=1)
+    for image, boxes, _ in (ds[i] for i in range(5)):
+        assert image.shape == (64, 64, 3) and (boxes <= 64).all()
+
+
+def test_synthetic_bad_arguments():
+    with pytest.raises(CodenetError, match="unknown split"):
+        SyntheticDetection(5, split="dev")
+    with pytest.raises(CodenetError, match="size"):
+        SyntheticDetection(5, size=8)
+    with pytest.raises(IndexError):
+        SyntheticDetection(5)[5]
+
+
+# ---------------------------------------------------------------- VOC
+
+VOC_XML = """<annotation>
+  <filename>{id}.jpg</filename>
+  <size><width>40</width><height>30</height><depth>3</depth></size>
+  {objects}
+</annotation>"""
+VOC_OBJECT = (
+    "<object><name>{name}</name><difficult>{difficult}</difficult>"
+    "<bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+)
+
+
+def _voc_object(name, x1, y1, x2, y2, difficult=0):
+    return VOC_OBJECT.format(name=name, difficult=difficult, x1=x1, y1=y1, x2=x2, y2=y2)
+
+
+def make_voc(root, annotations, split="train"):
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for image_id, objects in annotations.items():
+        Image.new("RGB", (40, 30), (90, 120, 150)).save(root / "JPEGImages" / f"{image_id}.jpg")
+        xml = VOC_XML.format(id=image_id, objects="".join(objects))
+        (root / "Annotations" / f"{image_id}.xml").write_text(xml)
+    (root / "ImageSets/Main" / f"{split}.txt").write_text("".join(f"{i}\n" for i in annotations))
+    return root
+
+
+@pytest.fixture
+def voc(tmp_path):
+    return make_voc(
+        tmp_path / "VOC",
+        {
+            "000001": [_voc_object("dog", 5, 3, 20, 10), _voc_object("person", 1, 1, 40, 30, difficult=1)],
+            "000002": [_voc_object("car", 10, 10, "11.0", 12), _voc_object("dog", 2, 2, 3, 3)],
+        },
+    )
+
+
+def test_voc_reads_boxes_in_0_based_pixel_edges(voc):
+    ds = VOCDetection(voc, split="train")
+    assert len(ds) == 2 and ds.classes == list(VOC_CLASSES) and ds.name == "voc-train"
+    image, boxes, labels = ds[0]
+    assert image.shape == (30, 40, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(boxes, np.array([[4, 2, 20, 10]], np.float32))
+    assert boxes.dtype == np.float32 and labels.dtype == np.int64
+    assert labels.tolist() == [VOC_CLASSES.index("dog")]
+    _, boxes, labels = ds[1]
+    np.testing.assert_array_equal(boxes, [[9, 9, 11, 12], [1, 1, 3, 3]])
+    assert labels.tolist() == [VOC_CLASSES.index("car"), VOC_CLASSES.index("dog")]
+
+
+def test_voc_difficult_and_custom_classes(voc):
+    ds = VOCDetection(voc, split="train", classes=["person", "dog", "car"], keep_difficult=True)
+    _, boxes, labels = ds[0]
+    np.testing.assert_array_equal(boxes, [[4, 2, 20, 10], [0, 0, 40, 30]])
+    assert labels.tolist() == [1, 0] and ds.classes == ["person", "dog", "car"]
+
+
+def test_voc_items_are_copies(voc):
+    ds = VOCDetection(voc, split="train")
+    ds[0][1][:] = -1
+    assert ds[0][1].min() >= 0
+
+
+def test_voc_layout_errors(voc, tmp_path):
+    with pytest.raises(CodenetError, match="nowhere: folder not found"):
+        VOCDetection(tmp_path / "nowhere")
+    with pytest.raises(CodenetError, match=r"trainval.txt: split file not found"):
+        VOCDetection(voc)
+    (voc / "JPEGImages").rename(voc / "images")
+    with pytest.raises(CodenetError, match="JPEGImages: folder not found"):
+        VOCDetection(voc, split="train")
+
+
+def test_voc_malformed_xml_names_the_file(voc):
+    (voc / "Annotations/000002.xml").write_text("<annotation><object><name>dog</name>")
+    with pytest.raises(CodenetError, match="000002.xml: malformed XML") as info:
+        VOCDetection(voc, split="train")
+    assert "\n" not in str(info.value)
+
+
+def test_voc_bad_objects(tmp_path):
+    root = make_voc(tmp_path / "a", {"x": [_voc_object("unicorn", 1, 1, 5, 5)]})
+    with pytest.raises(CodenetError, match="x.xml: object 0 has unknown class 'unicorn'"):
+        VOCDetection(root, split="train")
+    root = make_voc(tmp_path / "b", {"y": [_voc_object("dog", 1, 1, "", 5)]})
+    with pytest.raises(CodenetError, match="y.xml: object 0 .*bndbox"):
+        VOCDetection(root, split="train")
+    root = make_voc(tmp_path / "c", {"z": []})
+    (root / "Annotations/z.xml").unlink()
+    with pytest.raises(CodenetError, match="z.xml: annotation file not found"):
+        VOCDetection(root, split="train")
+    with pytest.raises(CodenetError, match="repeated class"):
+        VOCDetection(root, split="train", classes=["dog", "dog"])
+
+
+def test_voc_unreadable_image_fails_on_that_item(voc):
+    (voc / "JPEGImages/000002.jpg").unlink()
+    (voc / "JPEGImages/000001.jpg").write_bytes(b"\xff\xd8 truncated")
+    ds = VOCDetection(voc, split="train")  # images are read lazily
+    with pytest.raises(CodenetError, match="000001.jpg: cannot read image"):
+        ds[0]
+    with pytest.raises(CodenetError, match="000002.jpg: image file not found"):
+        ds[1]
+
+
+# ---------------------------------------------------------------- COCO
+
+
+def make_coco(tmp_path, annotations=None):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.new("RGB", (50, 40), (10, 200, 30)).save(images / "a.jpg")
+    Image.new("L", (20, 30), 80).save(images / "b.jpg")
+    data = {
+        "images": [
+            {"id": 20, "file_name": "b.jpg", "width": 20, "height": 30},
+            {"id": 10, "file_name": "a.jpg", "width": 50, "height": 40},
+        ],
+        "categories": [{"id": 7, "name": "zebra"}, {"id": 2, "name": "cat"}, {"id": 5, "name": "dog"}],
+        "annotations": annotations
+        if annotations is not None
+        else [
+            {"id": 1, "image_id": 10, "category_id": 2, "bbox": [1.5, 2, 10, 5], "iscrowd": 0},
+            {"id": 2, "image_id": 10, "category_id": 7, "bbox": [0, 0, 50, 40], "iscrowd": 1},
+            {"id": 3, "image_id": 10, "category_id": 7, "bbox": [30, 20, 20, 20]},
+            {"id": 4, "image_id": 20, "category_id": 5, "bbox": [0, 0, 20, 30], "iscrowd": 0},
+        ],
+    }
+    ann = tmp_path / "instances_val.json"
+    ann.write_text(json.dumps(data))
+    return images, ann
+
+
+def test_coco_reads_boxes_and_contiguous_labels(tmp_path):
+    images, ann = make_coco(tmp_path)
+    ds = COCODetection(images, ann)
+    assert ds.classes == ["cat", "dog", "zebra"] and ds.category_ids == [2, 5, 7]
+    assert ds.name == "coco-instances_val" and len(ds) == 2 and ds.image_ids == [20, 10]
+    image, boxes, labels = ds[1]
+    assert image.shape == (40, 50, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(boxes, np.array([[1.5, 2, 11.5, 7], [30, 20, 50, 40]], np.float32))
+    assert boxes.dtype == np.float32 and labels.dtype == np.int64 and labels.tolist() == [0, 2]
+    image, boxes, labels = ds[0]
+    assert image.shape == (30, 20, 3)  # gray JPEG comes back as RGB
+    np.testing.assert_array_equal(boxes, [[0, 0, 20, 30]])
+    assert labels.tolist() == [1]
+
+
+def test_coco_custom_classes(tmp_path):
+    images, ann = make_coco(tmp_path)
+    ds = COCODetection(images, ann, classes=["zebra", "dog", "cat", "okapi"])
+    assert ds[1][2].tolist() == [2, 0] and ds.category_ids == [7, 5, 2, None]
+    with pytest.raises(CodenetError, match="unknown class 'zebra'"):
+        COCODetection(images, ann, classes=["cat", "dog"])
+
+
+def test_coco_image_without_annotations(tmp_path):
+    images, ann = make_coco(tmp_path, annotations=[])
+    _, boxes, labels = COCODetection(images, ann)[0]
+    assert boxes.shape == (0, 4) and boxes.dtype == np.float32 and labels.shape == (0,)
+
+
+def test_coco_layout_errors(tmp_path):
+    images, ann = make_coco(tmp_path)
+    with pytest.raises(CodenetError, match="nowhere: images folder not found"):
+        COCODetection(tmp_path / "nowhere", ann)
+    with pytest.raises(CodenetError, match="missing.json: annotation file not found"):
+        COCODetection(images, tmp_path / "missing.json")
+    ann.write_text('{"images": [')
+    with pytest.raises(CodenetError, match="instances_val.json: malformed JSON") as info:
+        COCODetection(images, ann)
+    assert "\n" not in str(info.value)
+    ann.write_text("[1, 2]")
+    with pytest.raises(CodenetError, match="not a COCO instances file"):
+        COCODetection(images, ann)
+
+
+@pytest.mark.parametrize(
+    "annotation, message",
+    [
+        (
+            {"id": 9, "image_id": 99, "category_id": 2, "bbox": [0, 0, 1, 1]},
+            r"annotation #0 \(id 9\) refers to unknown image id 99",
+        ),
+        ({"id": 9, "image_id": 10, "category_id": 3, "bbox": [0, 0, 1, 1]}, "unknown category id 3"),
+        ({"id": 9, "image_id": 10, "category_id": 2, "bbox": [0, 0, 1]}, r"#0 \(id 9\) is malformed"),
+        ({"id": 9, "image_id": 10, "category_id": 2}, "is malformed .*bbox"),
+    ],
+)
+def test_coco_bad_annotations(tmp_path, annotation, message):
+    images, ann = make_coco(tmp_path, annotations=[annotation])
+    with pytest.raises(CodenetError, match=message):
+        COCODetection(images, ann)
+
+
+def test_coco_missing_image_fails_on_that_item(tmp_path):
+    images, ann = make_coco(tmp_path)
+    (images / "b.jpg").unlink()
+    ds = COCODetection(images, ann)
+    assert ds[1][0].shape == (40, 50, 3)
+    with pytest.raises(CodenetError, match="b.jpg: image file not found"):
+        ds[0]
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+class FakeRng:
+    """Stands in for np.random.Generator: a chosen scale factor, placement and flip, neutral jitter."""
+
+    def __init__(self, scale, offsets, flip):
+        self.scale, self.offsets, self.flip = scale, list(offsets), flip
+
+    def uniform(self, lo, hi):
+        return self.scale if (lo, hi) == SCALE_RANGE else 1.0
+
+    def integers(self, lo, hi):
+        value = self.offsets.pop(0)
+        assert lo <= value < hi, (lo, value, hi)
+        return value
+
+    def random(self):
+        return 0.0 if self.flip else 0.99
+
+
+def test_hflip_moves_a_box_to_its_mirror():
+    image = np.zeros((4, 10, 3), np.uint8)
+    image[:, 1:4] = 255
+    out, boxes = hflip(image, np.array([[1, 2, 4, 3]], np.float32))
+    np.testing.assert_array_equal(boxes, [[6, 2, 9, 3]])
+    assert (out[:, 6:9] == 255).all() and out[:, :6].max() == 0 and out[:, 9:].max() == 0
+
+
+def test_augment_exact_placement_flip_and_dropping():
+    image = np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)
+    boxes = np.array([[10, 20, 30, 60], [60, 0, 100, 100], [0, 0, 2, 100]], np.float32)
+    labels = np.array([3, 4, 5])
+    # scale 1 (the 100 px image already fits 100 px), no placement freedom, flip
+    canvas, out, out_labels = augment(image, boxes, labels, 100, FakeRng(1.0, [0, 0], flip=True))
+    assert np.array_equal(canvas, image[:, ::-1])
+    np.testing.assert_array_equal(out, [[70, 20, 90, 60], [0, 0, 40, 100], [98, 0, 100, 100]])
+    assert out_labels.tolist() == [3, 4, 5] and out_labels.dtype == np.int64
+    # scale 0.5 into a 100 px canvas at (50, 10): the rest is gray 114
+    canvas, out, out_labels = augment(image, boxes, labels, 100, FakeRng(0.5, [50, 10], flip=False))
+    assert (canvas[:10] == PAD_VALUE).all() and (canvas[:, :50] == PAD_VALUE).all()
+    np.testing.assert_array_equal(out, [[55, 20, 65, 40], [80, 10, 100, 60]])  # the 1 px wide box went
+    assert out_labels.tolist() == [3, 4]
+    # scale 1.4 = 140 px shifted by (-40, -40): box 0 keeps 2x44 of 28x56 px (dropped), box 1 keeps 71%
+    canvas, out, out_labels = augment(image, boxes, labels, 100, FakeRng(1.4, [-40, -40], flip=False))
+    np.testing.assert_allclose(out, [[44, 0, 100, 100]], atol=1e-4)
+    assert out_labels.tolist() == [4]
+
+
+def test_augment_drops_boxes_that_lose_most_of_their_area():
+    image = np.zeros((100, 100, 3), np.uint8)
+    boxes = np.array([[0, 0, 60, 100], [0, 0, 40, 100]], np.float32)
+    _, out, labels = augment(image, boxes, [0, 1], 100, FakeRng(1.4, [-40, 0], flip=False))
+    # box 0: 84 px wide, 44 left (52%): kept; box 1: 56 px wide, 16 left (29%): dropped
+    np.testing.assert_allclose(out, [[0, 0, 44, 100]], atol=1e-4)
+    assert labels.tolist() == [0]
+
+
+def test_augment_boxes_follow_the_pixels():
+    image = np.zeros((160, 200, 3), np.uint8)
+    image[20:100, 150:195] = (255, 0, 0)
+    box = np.array([[150, 20, 195, 100]], np.float32)
+    kept = 0
+    for seed in range(40):
+        canvas, boxes, labels = augment(image, box, [7], 128, np.random.default_rng(seed))
+        assert canvas.shape == (128, 128, 3) and canvas.dtype == np.uint8
+        assert boxes.dtype == np.float32 and (boxes >= 0).all() and (boxes <= 128).all()
+        red = canvas[:, :, 0].astype(int) - canvas[:, :, 1] > 60
+        if len(boxes):
+            kept += 1
+            ys, xs = np.nonzero(red)
+            np.testing.assert_allclose(boxes[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], atol=1.5)
+            assert labels.tolist() == [7]
+    assert kept >= 30
+
+
+def test_letterbox_maps_boxes_exactly():
+    image = np.zeros((100, 200, 3), np.uint8)
+    canvas, boxes, (scale, pad_x, pad_y) = letterbox(image, np.array([[10, 20, 110, 70]], np.float32), 64)
+    assert canvas.shape == (64, 64, 3) and (scale, pad_x, pad_y) == (0.32, 0, 16)
+    np.testing.assert_allclose(boxes, [[3.2, 22.4, 35.2, 38.4]], rtol=1e-6)
+    assert boxes.dtype == np.float32
+    _, empty, _ = letterbox(image, np.zeros((0, 4), np.float32), 64)
+    assert empty.shape == (0, 4)
