@@ -8,13 +8,18 @@ import sys
 
 from codenet.host.errors import CodenetError
 
-# subcommand -> (module, function, one-line help); the module also provides `add_<name>_args(parser)`
+# subcommand -> (module with run_<name>, one-line help); `add_<name>_args(parser)` lives in an
+# import-light module (ARGS) so that building the parser imports neither torch nor the implementation
 COMMANDS = {
     "train": ("codenet.model.cli", "Train a model: float pre-training, then W4A8 QAT (needs the [train] extra)"),
     "eval": ("codenet.model.cli", "COCO mAP / VOC AP50 of a trained model, with a precision-recall plot"),
+    "export": ("codenet.model.cli", "Export a W4A8 model to QONNX with its model card (needs [train])"),
     "info": ("codenet.model.cli", "Parameters, MACs and weight bytes of a model config"),
-    "detect": ("codenet.model.cli", "Detect objects in images with a trained model; annotated images + JSON"),
+    "detect": ("codenet.host.detect", "Detect objects in images and folders with a bundle; annotated images + JSON"),
 }
+
+
+ARGS = {"codenet.model.cli": "codenet.model.cli_args", "codenet.host.detect": "codenet.host.detect"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,13 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        _args_module(module).__dict__[f"add_{name}_args"](p)
+        getattr(importlib.import_module(ARGS[module]), f"add_{name}_args")(p)
     return parser
-
-
-def _args_module(module: str):
-    # the argument definitions live beside the implementation in an import-light `<module>_args`
-    return importlib.import_module(f"{module}_args")
 
 
 def main(argv=None) -> int:

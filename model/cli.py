@@ -46,6 +46,17 @@ def run_eval(args):
     print(json.dumps({k: round(metrics[k], 2) for k in keys}))
 
 
+def run_export(args):
+    from codenet.model.export import export
+
+    from codenet.overlay.build import build_bundle
+
+    card = export(args.model or DEFAULT_MODEL, args.out)
+    manifest = build_bundle(Path(args.out) / "model.onnx", card, Path(args.out) / "bundle")
+    print(f"{args.out}/model.onnx ({card['name']}, {len(card['classes'])} classes) -> bundle "
+          f"{args.out}/bundle ({len(manifest['layers'])} layers)")
+
+
 def run_info(args):
     from codenet.model.config import load_config
     from codenet.model.network import CoDeNet, count
@@ -53,30 +64,3 @@ def run_info(args):
     cfg, _ = load_config(args.config)
     print(json.dumps({"config": cfg.name, "input": cfg.input_size, "deform": cfg.deform, "bound": cfg.bound,
                       **count(CoDeNet(cfg))}))
-
-
-def run_detect(args):
-    import time
-
-    import numpy as np
-    from PIL import Image
-
-    from codenet.host.annotate import annotate
-    from codenet.host.decode import as_dicts
-    from codenet.host.images import read_images
-    from codenet.host.io import write_json_atomic
-    from codenet.model.checkpoint import load_model
-    from codenet.model.predict import predict
-
-    model, classes, _ = load_model(args.model or DEFAULT_MODEL)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    results, t0, n = {}, time.perf_counter(), 0
-    for path, image in read_images(args.inputs, progress=not args.no_progress):
-        boxes, scores, labels = predict(model, [image], score_threshold=args.score)[0]
-        annotate(image, boxes, scores, labels, classes).save(out / f"{Path(path).stem}.jpg", quality=92)
-        results[str(path)] = as_dicts(boxes, scores, labels, classes)
-        n += 1
-    fps = n / max(time.perf_counter() - t0, 1e-9)
-    write_json_atomic(results, out / "detections.json")
-    print(f"{n} images -> {out}/ ({fps:.1f} frames/s, PyTorch on the CPU)")

@@ -33,9 +33,7 @@ def add_info_args(p):
     p.add_argument("--config", default="codenet-s", help="preset name or YAML path (default: codenet-s)")
 
 
-def add_detect_args(p):
-    p.add_argument("inputs", nargs="+", help="image files or folders")
-    p.add_argument("--model", help="a trained model file (default: the shipped codenet-s)")
-    p.add_argument("--out", default="detections", help="output folder (default: detections)")
-    p.add_argument("--score", type=float, default=0.3, help="score threshold (default: 0.3)")
-    p.add_argument("--no-progress", action="store_true")
+def add_export_args(p):
+    p.add_argument("--model", help="a trained W4A8 model file (default: the shipped codenet-s)")
+    p.add_argument("--out", default="build/export", help="folder for model.onnx, model_card.json, "
+                   "the FINN graphs and bundle/ (default: build/export)")

@@ -14,7 +14,7 @@ from brevitas.nn import QuantConv2d
 from brevitas.quant import Int8WeightPerChannelFloat
 from torch import nn
 
-from codenet.model.quant import requantize, round_half_up_ste
+from codenet.model.quant import dyadic, requantize
 
 ACT_MAX = 255  # unsigned 8-bit activations after ReLU, zero point 0: padding reads 0
 
@@ -34,6 +34,34 @@ def integer_weight(conv: QuantConv2d) -> tuple[torch.Tensor, torch.Tensor]:
     return w + (torch.round(w) - w).detach(), scale
 
 
+class Frozen(nn.Module):
+    """A quant-mode layer's integers as constants, computed with standard ONNX ops for export.
+
+    Weights pass through a Brevitas/QONNX Quant node with scale 1 (integers, `bits` wide, narrow
+    range); the requantization runs in float64, exact since |acc * M + B| < 2^53.
+    """
+
+    def __init__(self, weight, bits, mult, bias, shift, lo=None, hi=None):
+        super().__init__()
+        self.bits, self.lo, self.hi = bits, lo, hi
+        self.register_buffer("weight_int", weight.detach().round())
+        view = (1, -1, 1, 1)
+        self.register_buffer("mult", mult.double().view(view) if mult is not None else None)
+        self.register_buffer("bias", bias.double().view(view) if bias is not None else None)
+        self.register_buffer("inv_shift", torch.exp2(-shift.double()).view(view) if shift is not None else None)
+
+    def weight(self):
+        from brevitas.export.onnx.qonnx.function import BrevitasQuantTorchScriptFn
+
+        one, zero = torch.tensor(1.0), torch.tensor(0.0)
+        return BrevitasQuantTorchScriptFn.apply(self.weight_int, one, zero, torch.tensor(float(self.bits)),
+                                                True, True, "ROUND")
+
+    def requant(self, acc):
+        y = torch.floor((acc.double() * self.mult + self.bias) * self.inv_shift)
+        return torch.clamp(y, self.lo, self.hi).float()
+
+
 class QuantMode(nn.Module):
     """Float/quant switch plus the activation scales fixed at calibration."""
 
@@ -42,10 +70,22 @@ class QuantMode(nn.Module):
         self.register_buffer("quantized", torch.tensor(False))
         self.register_buffer("in_scale", torch.tensor(1.0))
         self.register_buffer("out_scale", torch.tensor(1.0))
+        self.frozen = None
 
     @property
     def is_quant(self) -> bool:
         return bool(self.quantized)
+
+    @property
+    def weight_bits(self) -> int:
+        return int(self.conv.quant_weight().bit_width)
+
+    @torch.no_grad()
+    def freeze(self):
+        """Quant mode -> constant integers (export and the reference for every later stage)."""
+        if not self.is_quant:
+            raise RuntimeError("freeze() needs a quantized layer")
+        self.frozen = Frozen(*self.integer_params())
 
 
 class ConvBNReLU(QuantMode):
@@ -75,16 +115,38 @@ class ConvBNReLU(QuantMode):
             out = out + dilation[i] * y
         return out
 
+    def requant_affine(self, w_scale):
+        """Per-channel (m, b) of acc -> output code: scales and the frozen BN folded together."""
+        bn = self.bn
+        gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * gain
+        return self.in_scale * w_scale * gain / self.out_scale, shift / self.out_scale
+
+    def integer_params(self):
+        w, w_scale = integer_weight(self.conv)
+        return (w, self.weight_bits, *dyadic(*self.requant_affine(w_scale)), 0, ACT_MAX)
+
     def forward(self, x, dilation=None):
+        if self.frozen is not None:
+            return self.frozen_forward(x, dilation)
         if not self.is_quant:
             return F.relu(self.bn(self.accumulate(x, self.conv.weight, dilation)))
         w, w_scale = integer_weight(self.conv)
         acc = self.accumulate(x, w, dilation)
-        bn = self.bn
-        gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias - bn.running_mean * gain
-        m = self.in_scale * w_scale * gain / self.out_scale
-        return requantize(acc, m, shift / self.out_scale, 0, ACT_MAX)
+        return requantize(acc, *self.requant_affine(w_scale), 0, ACT_MAX)
+
+    def frozen_forward(self, x, dilation=None):
+        """`dilation`: the integer dilation map (N,1,H,W) for a deformable layer."""
+        f, c = self.frozen, self.conv
+        if dilation is None:
+            acc = F.conv2d(x, f.weight(), stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
+        else:
+            acc = 0
+            for d in range(1, self.bound + 1):
+                # one Quant node per use: FINN folds weight Quant nodes only where they do not fork
+                tap = F.conv2d(x, f.weight(), padding=d, dilation=d, groups=c.groups)
+                acc = acc + (dilation == d).float() * tap
+        return f.requant(acc)
 
 
 class HeadConv(QuantMode):
@@ -95,16 +157,21 @@ class HeadConv(QuantMode):
         self.conv = quant_conv(cin, cout, 1, weight_bits=weight_bits, bias=True)
 
     def forward(self, x):
+        if self.frozen is not None:
+            return F.conv2d(x, self.frozen.weight())  # the integer accumulator leaves the accelerator
         if not self.is_quant:
             return F.conv2d(x, self.conv.weight, self.conv.bias)
         w, w_scale = integer_weight(self.conv)
-        acc = F.conv2d(x, w)
+        return self.dequantize(F.conv2d(x, w), w_scale)
+
+    def dequantize(self, acc, w_scale=None):
+        """Integer accumulator -> float head output: acc * scale + bias per channel (the host's step)."""
+        if w_scale is None:
+            w_scale = integer_weight(self.conv)[1]
         return acc * (self.in_scale * w_scale).view(1, -1, 1, 1) + self.conv.bias.view(1, -1, 1, 1)
 
-    def integer_affine(self):
-        """(integer accumulator -> float) per channel: out = acc * scale + bias, as the host applies it."""
-        _, w_scale = integer_weight(self.conv)
-        return (self.in_scale * w_scale).detach(), self.conv.bias.detach()
+    def integer_params(self):
+        return integer_weight(self.conv)[0], self.weight_bits, None, None, None
 
 
 class DilationPredictor(QuantMode):
@@ -117,8 +184,15 @@ class DilationPredictor(QuantMode):
         nn.init.normal_(self.conv.weight, std=1e-3)
         nn.init.constant_(self.conv.bias, 1.2)  # start as a plain 3x3 (d = 1), inside the STE's range
 
+    def integer_params(self):
+        w, w_scale = integer_weight(self.conv)
+        return (w, self.weight_bits, *dyadic(self.in_scale * w_scale, self.conv.bias), 1, self.bound)
+
     def forward(self, x):
         """(real-valued dilation for the gradient, integer dilation for the forward value)."""
+        if self.frozen is not None:
+            d = self.frozen.requant(F.conv2d(x, self.frozen.weight()))
+            return d, d
         if not self.is_quant:
             real = F.conv2d(x, self.conv.weight, self.conv.bias)
             return real, torch.clamp(torch.floor(real.detach() + 0.5), 1, self.bound)
@@ -171,6 +245,7 @@ class DeformableStage(nn.Module):
         self.offset = DilationPredictor(cin, bound, weight_bits) if kind in ("bounded", "bilinear") else None
         fixed = fixed_dilation if kind == "fixed" else 1
         self.dw = ConvBNReLU(cin, cin, 3, groups=cin, weight_bits=weight_bits, dilation=fixed)
+        self.dw.bound = bound
         self.pw = ConvBNReLU(cin, cout, 1, weight_bits=weight_bits)
 
     def dilation(self, x):
@@ -189,6 +264,8 @@ class DeformableStage(nn.Module):
             real, _ = self.offset(x)
             scale = real.clamp(1, self.bound)
             y = F.relu(self.dw.bn(bilinear_dilated_dwconv(x, self.dw.conv.weight, scale)))
+        elif self.dw.frozen is not None:
+            y = self.dw(x, self.offset(x)[1])
         else:
             real, integer = self.offset(x)
             y = self.dw(x, dilation_selector(real, integer, self.bound))

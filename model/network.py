@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from codenet.model.config import ModelConfig
-from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode
+from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode, integer_weight
 
 INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
 
@@ -121,6 +121,23 @@ class CoDeNet(nn.Module):
             layer.quantized.fill_(True)
         self.train(was_training)
         return self
+
+    def freeze(self):
+        """Quant mode -> constant integers: the model Brevitas exports to QONNX.
+
+        The output becomes the head's integer accumulator; `head_affine()` gives its float scale/bias.
+        """
+        if not self.is_quant:
+            raise RuntimeError("quantize (or load a W4A8 model) before freezing")
+        for layer, _ in self.act_layers():
+            layer.freeze()
+        return self.eval()
+
+    @torch.no_grad()
+    def head_affine(self):
+        """(scale, bias) per output channel: float output = integer accumulator * scale + bias."""
+        out = self.head.out
+        return (out.in_scale * integer_weight(out.conv)[1]).double(), out.conv.bias.double()
 
     def set_deform(self, kind: str):
         """Switch the decoder's deformable semantics (e.g. bilinear-trained -> bounded, CoDeNet's way)."""

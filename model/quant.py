@@ -49,8 +49,3 @@ def requantize(acc: torch.Tensor, m: torch.Tensor, b: torch.Tensor, lo: int, hi:
     real = torch.clamp(acc * m.view(view) + b.view(view), lo, hi)
     exact = requantize_int(acc, *dyadic(m, b), lo, hi)
     return real + (exact - real).detach()
-
-
-def round_half_up_ste(x: torch.Tensor) -> torch.Tensor:
-    """floor(x + 0.5) forward, identity backward."""
-    return x + (torch.floor(x + 0.5) - x).detach()

@@ -1,0 +1,65 @@
+"""Detector: bundle + backend -> detections. Letterbox, run the integer graph, dequantize, decode."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from codenet.host.bundle import load_bundle
+from codenet.host.decode import decode, to_image_coords
+from codenet.host.errors import CodenetError
+from codenet.host.preprocess import letterbox_image
+
+BACKENDS = ("sim", "pynq", "csim")
+
+
+class Detector:
+    """`Detector(bundle_dir, backend="sim")(image)` -> (boxes, scores, labels) in image pixels."""
+
+    def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100):
+        if backend not in BACKENDS:
+            raise CodenetError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+        if backend != "sim":
+            raise CodenetError(f"the {backend!r} backend is not in this version yet; use --backend sim")
+        self.bundle = load_bundle(bundle)
+        self.backend = backend
+        self.score_threshold, self.top_k = score_threshold, top_k
+        out = self.bundle.manifest["output"]
+        # float32, as the model computed them: the dequantized head is bit-identical to PyTorch's
+        self.scale = np.asarray(out["scale"], np.float64).astype(np.float32)
+        self.bias = np.asarray(out["bias"], np.float64).astype(np.float32)
+        self.num_classes = len(self.bundle.classes)
+        self.stride = int(self.bundle.manifest["output_stride"])
+        self.timing = {"pre": 0.0, "accel": 0.0, "post": 0.0, "frames": 0}
+
+    @property
+    def classes(self) -> list:
+        return self.bundle.classes
+
+    def run_graph(self, batch: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 -> (N, S/4, S/4, C+4) int32 accumulators."""
+        from codenet.host.sim import simulate
+
+        return simulate(self.bundle.graph, batch)
+
+    def head(self, acc: np.ndarray):
+        """One image's accumulator (H, W, C+4) -> heatmap logits, size, offset, channel-first float32."""
+        out = (acc.astype(np.float32) * self.scale + self.bias).transpose(2, 0, 1)
+        nc = self.num_classes
+        return out[:nc], out[nc:nc + 2], out[nc + 2:nc + 4]
+
+    def __call__(self, image: np.ndarray):
+        t0 = time.perf_counter()
+        canvas, (scale, pad_x, pad_y) = letterbox_image(image, self.bundle.input_size)
+        t1 = time.perf_counter()
+        acc = self.run_graph(canvas[None])[0]
+        t2 = time.perf_counter()
+        boxes, scores, labels = decode(*self.head(acc), top_k=self.top_k, score_threshold=self.score_threshold,
+                                       output_stride=self.stride)
+        boxes = to_image_coords(boxes, scale, pad_x, pad_y, image.shape[1], image.shape[0])
+        t3 = time.perf_counter()
+        for key, dt in (("pre", t1 - t0), ("accel", t2 - t1), ("post", t3 - t2)):
+            self.timing[key] += dt
+        self.timing["frames"] += 1
+        return boxes, scores, labels

@@ -1,0 +1,107 @@
+"""Exact integer equality at every arrow: Brevitas == QONNX == FINN graph == simulator, and detections."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from qonnx.core.modelwrapper import ModelWrapper
+
+from codenet.host.bundle import load_bundle
+from codenet.host.detector import Detector
+from codenet.host.sim import simulate
+from codenet.model.config import load_config
+from codenet.model.data.synthetic import SyntheticDetection
+from codenet.model.export import export_qonnx_model, model_card
+from codenet.model.network import CoDeNet
+from codenet.model.predict import predict
+from codenet.overlay.build import build_bundle
+from codenet.overlay.execute import execute
+from codenet.overlay.flow import streamline
+
+
+def chain_inputs(size, n_random=40, n_scenes=40, seed=0):
+    """>= 100 NCHW uint8-valued inputs: random, synthetic scenes and edge cases."""
+    rng = np.random.default_rng(seed)
+    scenes = SyntheticDetection(n_scenes, size=size, seed=seed, split="test")
+    xs = [rng.integers(0, 256, (3, size, size)) for _ in range(n_random)]
+    xs += [scenes[i][0].transpose(2, 0, 1) for i in range(n_scenes)]
+    xs += [np.zeros((3, size, size)), np.full((3, size, size), 255)]
+    checker = (np.indices((size, size)).sum(0) % 2) * 255
+    xs += [np.stack([checker] * 3), np.stack([255 - checker] * 3)]
+    xs += [rng.choice([0, 255], (3, size, size)) for _ in range(12)]  # saturating: only the extremes
+    xs += [np.clip(rng.normal(128, 80, (3, size, size)), 0, 255).round() for _ in range(6)]
+    return np.stack(xs).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    out = tmp_path_factory.mktemp("chain")
+    cfg, _ = load_config("codenet-tiny")
+    torch.manual_seed(0)
+    model = CoDeNet(cfg)
+    scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
+    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
+    model.quantize(calib).eval()
+    with torch.no_grad():  # spread the dilation predictions over 1..D so every dilation is exercised
+        for st in model.neck:
+            st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
+            st.offset.conv.bias.fill_(2.5)
+    qonnx = export_qonnx_model(model, out / "model.onnx")
+    card = model_card(model, scenes.classes)
+    build_bundle(qonnx, card, out / "bundle")
+    x = chain_inputs(cfg.input_size)
+    return {"model": model, "qonnx": ModelWrapper(str(qonnx)), "finn": streamline(qonnx), "x": x,
+            "bundle": out / "bundle"}
+
+
+def test_enough_inputs(chain):
+    assert len(chain["x"]) >= 100
+
+
+def test_brevitas_training_graph_equals_frozen_export_module(chain):
+    model, x = chain["model"], torch.from_numpy(chain["x"])
+    frozen = copy.deepcopy(model).freeze()
+    with torch.no_grad():
+        assert torch.equal(model.head.out.dequantize(frozen(x)), model(x))
+
+
+def test_every_dilation_is_exercised(chain):
+    frozen = copy.deepcopy(chain["model"]).freeze()
+    x = torch.from_numpy(chain["x"])
+    with torch.no_grad():
+        seen = set(torch.unique(frozen.neck[0].dilation(frozen.backbone(frozen.stem(x)))).tolist())
+    assert seen == {1.0, 2.0, 3.0, 4.0}
+
+
+def test_brevitas_equals_qonnx(chain):
+    frozen = copy.deepcopy(chain["model"]).freeze()
+    with torch.no_grad():
+        expected = frozen(torch.from_numpy(chain["x"])).numpy()
+    assert np.array_equal(execute(chain["qonnx"], chain["x"]), expected)
+
+
+def test_qonnx_equals_finn_graph(chain):
+    assert np.array_equal(execute(chain["finn"], chain["x"]), execute(chain["qonnx"], chain["x"]))
+    ops = {n.op_type for n in chain["finn"].graph.node}
+    assert ops == {"Conv", "Requant", "BoundedDeformableConv", "Resize"}
+
+
+def test_finn_graph_equals_simulator(chain):
+    bundle = load_bundle(chain["bundle"])
+    sim = simulate(bundle.graph, chain["x"].transpose(0, 2, 3, 1).astype(np.uint8))
+    assert sim.dtype == np.int32
+    assert np.array_equal(sim.transpose(0, 3, 1, 2), execute(chain["finn"], chain["x"]).astype(np.int32))
+
+
+def test_detections_identical(chain):
+    """PyTorch (W4A8, decode on its float head) == the host's Detector on the simulator."""
+    detector = Detector(chain["bundle"], score_threshold=0.05)
+    images = [im.transpose(1, 2, 0).astype(np.uint8) for im in chain["x"][40:70]]
+    torch_dets = predict(chain["model"], images, score_threshold=0.05)
+    total = 0
+    for image, (tb, ts, tl) in zip(images, torch_dets):
+        b, s, lab = detector(image)
+        assert np.array_equal(b, tb) and np.array_equal(s, ts) and np.array_equal(lab, tl)
+        total += len(s)
+    assert total > 0  # the comparison saw detections
