@@ -8,7 +8,10 @@ CODENET := $(VENV)/bin/codenet
 # the [dev] extra has installed its real requirements (see pyproject.toml)
 NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 
-.PHONY: help test test-all demo train ablation info clean
+DEMO_VENV := .venv-demo
+ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+.PHONY: help test test-all demo bundle bench train ablation info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,9 +29,24 @@ test: $(VENV)/.installed  ## the fast test suite (what CI runs)
 test-all: $(VENV)/.installed  ## every test, slow ones included
 	$(PY) -m pytest -q
 
-demo: $(VENV)/.installed  ## detect objects in the shipped sample images with the shipped model
-	$(CODENET) detect host/samples --out build/demo
-	@echo "annotated images and detections.json in build/demo/"
+# the demo needs the core only (numpy, pillow): what the board has
+$(DEMO_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q -e .
+	touch $@
+
+demo: $(DEMO_VENV)/.installed  ## detect objects in the sample images: shipped bundle, bit-exact simulator
+	$(DEMO_VENV)/bin/codenet detect host/samples --out build/demo
+	@echo "annotated images, detections.json and detections.csv in build/demo/"
+
+bundle: $(VENV)/.installed  ## export the shipped model through the FINN flow into the shipped bundle
+	$(CODENET) export --model model/weights/codenet-s.pt --out build/export
+	rm -rf host/bundles/.codenet-s.new && mkdir -p host/bundles
+	cp -r build/export/bundle host/bundles/.codenet-s.new
+	rm -rf host/bundles/codenet-s && mv host/bundles/.codenet-s.new host/bundles/codenet-s
+
+bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
+	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json
 
 train: $(VENV)/.installed  ## train the default model (codenet-s) and install it as the shipped one
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)
@@ -41,4 +59,4 @@ info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s
 	$(CODENET) info --config codenet-s
 
 clean:  ## remove build outputs and runs (keeps the virtual environment)
-	rm -rf build runs .pytest_cache
+	rm -rf build runs .pytest_cache $(DEMO_VENV)

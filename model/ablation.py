@@ -22,7 +22,7 @@ VARIANTS = {
     "bilinear": "bilinear real-valued dilation, rounded after float training (CoDeNet's way)",
 }
 # the shared budget: the codenet-s network at 256x256, on fewer images and epochs than the default
-BUDGET = {"train_images": 1200, "val_images": 300, "val_split": "test", "float_epochs": 4, "qat_epochs": 2,
+BUDGET = {"train_images": 1200, "val_images": 300, "val_split": "test", "float_epochs": 4, "qat_epochs": 2, "workers": 0, "threads": 1,
           "eval_float": True}
 
 

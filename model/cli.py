@@ -18,7 +18,7 @@ def run_train(args):
     cfg, train = load_config(args.config)
     overrides = {k: getattr(args, k) for k in ("data", "val_data", "train_images", "val_images", "batch_size",
                                                "float_epochs", "qat_epochs", "lr", "qat_lr", "seed", "distill",
-                                               "workers", "checkpoint_every") if getattr(args, k) is not None}
+                                               "workers", "threads", "checkpoint_every") if getattr(args, k) is not None}
     settings = TrainSettings.from_dict({**train, **overrides})
     if args.deform:
         cfg = dataclasses.replace(cfg, deform=args.deform).validate()
@@ -47,6 +47,9 @@ def run_eval(args):
 
 
 def run_export(args):
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # brevitas/qonnx import chatter
     from codenet.model.export import export
 
     from codenet.overlay.build import build_bundle

@@ -50,6 +50,7 @@ class TrainSettings:
     calib_images: int = 64
     augment: bool = True
     workers: int = 0
+    threads: int = 0  #: torch CPU threads (0: torch's default); 1 lets two runs share two cores
     checkpoint_every: int = 0  #: steps between mid-epoch checkpoints (0: epoch ends only)
     eval_float: bool = False  #: also evaluate the float model before QAT (float_metrics.json)
 
@@ -117,6 +118,8 @@ class Trainer:
         if len(self.train_set.classes) != cfg.num_classes:
             raise CodenetError(f"data set has {len(self.train_set.classes)} classes, model config "
                                f"{cfg.name!r} expects {cfg.num_classes} (set model.num_classes)")
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
         torch.manual_seed(settings.seed)
         self.model = CoDeNet(cfg)
         self.teacher = None
@@ -138,7 +141,7 @@ class Trainer:
         st = checkpoint.load(self.ckpt_path, checkpoint.CHECKPOINT_FORMAT)
         if st["config"] != self.cfg.to_dict():
             raise CodenetError(f"{self.ckpt_path}: made with another model config; use a new --out")
-        ignore = {"float_epochs", "qat_epochs", "workers", "checkpoint_every"}  # may change on resume
+        ignore = {"float_epochs", "qat_epochs", "workers", "threads", "checkpoint_every"}  # may change on resume
         if {k: v for k, v in st["settings"].items() if k not in ignore} != \
                 {k: v for k, v in dataclasses.asdict(self.s).items() if k not in ignore}:
             raise CodenetError(f"{self.ckpt_path}: made with other training settings; use a new --out")

@@ -1,0 +1,97 @@
+"""Bad bundles and bad images: one clear line and exit 2, never a traceback."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
+from codenet.host.cli import main
+
+pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / "manifest.json").exists(), reason="no shipped bundle")
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    dst = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE, dst)
+    return dst
+
+
+def detect(capsys, tmp_path, bundle, *inputs):
+    code = main(["detect", *map(str, inputs), "--bundle", str(bundle), "--out", str(tmp_path / "out"),
+                 "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.err.strip(), captured.out
+
+
+def one_line(code, err, *needles):
+    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, err
+
+
+def sample(tmp_path):
+    path = tmp_path / "img.png"
+    Image.fromarray(np.full((40, 60, 3), 90, np.uint8)).save(path)
+    return path
+
+
+def test_shipped_bundle_loads():
+    b = load_bundle()
+    assert b.input_size == 256 and len(b.classes) == 14 and b.graph.layers
+
+
+def test_other_format_version(capsys, tmp_path, bundle):
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["format"] = "codenet-bundle/0"
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], "codenet-bundle/0", "codenet-bundle/1")
+
+
+def test_graph_hash_mismatch(capsys, tmp_path, bundle):
+    data = bytearray((bundle / "graph.npz").read_bytes())
+    data[-100] ^= 0xFF
+    (bundle / "graph.npz").write_bytes(bytes(data))
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], "graph.npz", "hash")
+
+
+@pytest.mark.parametrize("name", ["graph.npz", "manifest.json"])
+def test_missing_file(capsys, tmp_path, bundle, name):
+    (bundle / name).unlink()
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], name if name == "graph.npz" else "manifest")
+
+
+def test_corrupt_manifest(capsys, tmp_path, bundle):
+    (bundle / "manifest.json").write_text("{not json")
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], "manifest.json")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n truncated"])
+def test_unreadable_image(capsys, tmp_path, bundle, content):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    one_line(*detect(capsys, tmp_path, bundle, bad)[:2], "bad.png")
+
+
+def test_missing_image(capsys, tmp_path, bundle):
+    one_line(*detect(capsys, tmp_path, bundle, tmp_path / "nope.jpg")[:2], "nope.jpg")
+
+
+def test_unknown_backend(capsys, tmp_path, bundle):
+    code = main(["detect", str(sample(tmp_path)), "--bundle", str(bundle), "--backend", "gpu"])
+    one_line(code, capsys.readouterr().err.strip(), "gpu")
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "I;16", "P"])
+def test_odd_images_detect(capsys, tmp_path, bundle, mode):
+    path = tmp_path / f"odd_{mode.replace(';', '')}.png"
+    arr = np.random.default_rng(0).integers(0, 255, (33, 70)).astype(np.uint16 if mode == "I;16" else np.uint8)
+    im = Image.fromarray(arr, mode="I;16" if mode == "I;16" else "L")
+    (im if mode in ("L", "I;16") else im.convert(mode)).save(path)
+    code, err, out = detect(capsys, tmp_path, bundle, path)
+    assert code == 0, err
+    assert (tmp_path / "out" / f"{path.stem}.jpg").is_file()
+    assert json.loads((tmp_path / "out" / "detections.json").read_text()).keys() == {str(path)}
