@@ -1,8 +1,10 @@
-"""The integer semantics of every layer, numpy only (NHWC). The golden model of the hardware.
+"""The integer semantics of every hardware layer, numpy only (NHWC). The golden model of the hardware.
 
-Activations are uint8 codes; accumulators are exact integers. Convolutions multiply in float32 via
-BLAS, which is exact while every partial sum stays below 2^24 (the bundle checks the bound per
-layer, `acc_bound`) and otherwise in float64 (exact below 2^53).
+One function per FINN HW layer kind: padding, sliding window, the bounded deformable window,
+matrix-vector (MVAU), vector-vector (VVAU, depthwise), requantization, nearest upsampling.
+Activations are uint8 codes; accumulators are exact integers: the MACs run in float32 through BLAS,
+exact while every partial sum stays below 2^24 (`acc_bound` checks this per layer), else in float64.
+Windows are laid out (tap, channel), channel fastest, as FINN's sliding-window generator emits them.
 """
 
 from __future__ import annotations
@@ -13,73 +15,60 @@ EXACT_F32 = 2 ** 24
 
 
 def acc_bound(weight: np.ndarray, in_max: int = 255) -> int:
-    """Largest |accumulator| a layer can reach: sum of |w| over one output's taps times the input max."""
-    w = np.abs(weight.astype(np.int64)).reshape(weight.shape[0], -1)
-    return int(w.sum(axis=1).max()) * in_max
+    """Largest |accumulator| of a layer: the largest sum of |w| feeding one output, times the input max."""
+    w = np.abs(np.asarray(weight).astype(np.int64))
+    return int(w.reshape(w.shape[0], -1).sum(axis=1).max()) * in_max
 
 
-def _dtype(weight) -> type:
-    return np.float32 if acc_bound(weight) < EXACT_F32 else np.float64
+def mac_dtype(weight, axis0_is_output: bool = True) -> type:
+    w = weight if axis0_is_output else np.asarray(weight).T
+    return np.float32 if acc_bound(w) < EXACT_F32 else np.float64
 
 
-def _pad(x, pad, value=0):
-    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=value) if pad else x
+def pad(x, pads, value=0) -> np.ndarray:
+    """pads = (top, left, bottom, right), FINN FMPadding's order."""
+    top, left, bottom, right = pads
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-def _tap(xp, ky, kx, stride, dilation, ho, wo):
-    """The (N, Ho, Wo, C) slice of padded input that tap (ky, kx) reads for every output pixel."""
-    y0, x0 = ky * dilation, kx * dilation
-    return xp[:, y0:y0 + stride * (ho - 1) + 1:stride, x0:x0 + stride * (wo - 1) + 1:stride, :]
-
-
-def conv2d(x, weight, stride=1, pad=0, dilation=1, groups=1) -> np.ndarray:
-    """x (N,H,W,Cin) integer codes, weight (Cout, Cin/groups, k, k) integers -> accumulator (N,Ho,Wo,Cout).
-
-    groups is 1 (dense) or Cin == Cout (depthwise); the result holds exact integers.
-    """
-    n, h, w, cin = x.shape
-    cout, cpg, k, _ = weight.shape
-    dt = _dtype(weight)
-    ho = (h + 2 * pad - dilation * (k - 1) - 1) // stride + 1
-    wo = (w + 2 * pad - dilation * (k - 1) - 1) // stride + 1
-    xp = _pad(x.astype(dt, copy=False), pad)
-    if groups == 1:
-        # im2col: taps in (ky, kx, cin) order against the weight in the same order
-        cols = np.concatenate([_tap(xp, ky, kx, stride, dilation, ho, wo) for ky in range(k) for kx in range(k)],
-                              axis=-1)
-        wmat = weight.transpose(2, 3, 1, 0).reshape(k * k * cin, cout).astype(dt)
-        return (cols.reshape(-1, k * k * cin) @ wmat).reshape(n, ho, wo, cout)
-    if groups != cin or cout != cin or cpg != 1:
-        raise ValueError(f"unsupported grouped conv: groups={groups}, weight {weight.shape}, input {cin} channels")
-    acc = np.zeros((n, ho, wo, cout), dt)
-    wt = weight[:, 0].astype(dt)
-    for ky in range(k):
-        for kx in range(k):
-            acc += _tap(xp, ky, kx, stride, dilation, ho, wo) * wt[:, ky, kx]
-    return acc
-
-
-def deformable_dw(x, dilation, weight, bound) -> np.ndarray:
-    """Bounded deformable depthwise 3x3: pixel p reads x[p + d(p) * k], k in {-1,0,1}^2, 0 outside.
-
-    x (N,H,W,C) codes, dilation (N,H,W) integers in 1..bound, weight (C,1,3,3) -> accumulator (N,H,W,C).
-    """
+def sliding_window(x, k: int, stride: int = 1, dilation: int = 1) -> np.ndarray:
+    """(N, H, W, C) -> (N, Ho, Wo, k*k*C): every k x k window (no padding), tap-major, channel fastest."""
     n, h, w, c = x.shape
-    dt = _dtype(weight)
-    wt = weight[:, 0].astype(dt)
-    xp = _pad(x.astype(dt, copy=False), bound)
-    acc = np.zeros((n, h, w, c), dt)
+    ho = (h - dilation * (k - 1) - 1) // stride + 1
+    wo = (w - dilation * (k - 1) - 1) // stride + 1
+    taps = [x[:, ky * dilation:ky * dilation + stride * (ho - 1) + 1:stride,
+              kx * dilation:kx * dilation + stride * (wo - 1) + 1:stride, :] for ky in range(k) for kx in range(k)]
+    return np.concatenate(taps, axis=-1)
+
+
+def deformable_window(x, dilation, bound: int) -> np.ndarray:
+    """(N, H, W, C), dilation (N, H, W) in 1..bound -> (N, H, W, 9*C): pixel p's taps x[p + d(p)*k],
+    k in {-1,0,1}^2, 0 (the activations' zero point) outside the image."""
+    n, h, w, c = x.shape
+    if dilation.min() < 1 or dilation.max() > bound:
+        raise ValueError(f"dilation outside 1..{bound}")
+    xp = pad(x, (bound,) * 4)
+    out = np.zeros((n, h, w, 9 * c), x.dtype)
     for d in range(1, bound + 1):
         mask = dilation == d
-        if not mask.any():
-            continue
-        part = np.zeros((n, h, w, c), dt)
-        for ky in range(3):
-            for kx in range(3):
-                y0, x0 = bound + (ky - 1) * d, bound + (kx - 1) * d
-                part += xp[:, y0:y0 + h, x0:x0 + w, :] * wt[:, ky, kx]
-        acc += part * mask[..., None]
-    return acc
+        if mask.any():
+            window = sliding_window(xp[:, bound - d:bound + h + d, bound - d:bound + w + d], 3, 1, d)
+            out[mask] = window[mask]
+    return out
+
+
+def mvau(windows, weight) -> np.ndarray:
+    """Matrix-vector unit: windows (..., MW) times integer weight (MW, MH) -> accumulators (..., MH)."""
+    dt = mac_dtype(weight, axis0_is_output=False)
+    return windows.astype(dt) @ weight.astype(dt)
+
+
+def vvau(windows, weight) -> np.ndarray:
+    """Vector-vector unit (depthwise): windows (..., k*k*C), weight (C, 1, k, k) -> accumulators (..., C)."""
+    c, _, kh, kw = weight.shape
+    dt = mac_dtype(weight)
+    taps = windows.reshape(*windows.shape[:-1], kh * kw, c).astype(dt)
+    return np.einsum("...tc,tc->...c", taps, weight.reshape(c, kh * kw).T.astype(dt))
 
 
 def requant(acc, mult, bias, shift, lo, hi) -> np.ndarray:
@@ -91,3 +80,19 @@ def requant(acc, mult, bias, shift, lo, hi) -> np.ndarray:
 
 def upsample_nearest(x, factor: int = 2) -> np.ndarray:
     return np.repeat(np.repeat(x, factor, axis=1), factor, axis=2)
+
+
+def conv2d(x, weight, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """A whole conv as the hardware computes it: padding, sliding window, then MVAU or VVAU (depthwise)."""
+    cout, cpg, k, _ = weight.shape
+    windows = sliding_window(pad(x, (padding,) * 4), k, stride, dilation)
+    if groups == 1:
+        return mvau(windows, weight.transpose(2, 3, 1, 0).reshape(k * k * cpg, cout))
+    if groups != x.shape[-1] or cpg != 1 or cout != groups:
+        raise ValueError(f"unsupported grouped conv: groups={groups}, weight {weight.shape}")
+    return vvau(windows, weight)
+
+
+def deformable_dw(x, dilation, weight, bound) -> np.ndarray:
+    """The bounded deformable depthwise 3x3: its window generator, then a VVAU."""
+    return vvau(deformable_window(x, dilation, bound), weight)

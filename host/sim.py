@@ -1,4 +1,4 @@
-"""The bit-exact simulator: runs a bundle's graph.npz layer by layer with host.intops' integers."""
+"""The bit-exact simulator: runs a bundle's graph.npz, FINN HW layer by layer, with host.intops."""
 
 from __future__ import annotations
 
@@ -8,37 +8,51 @@ from codenet.host import intops
 from codenet.host.bundle import Graph
 
 
-def run_layer(layer: dict, arrays: dict, inputs: list) -> np.ndarray:
-    name, kind = layer["name"], layer["kind"]
-    if kind == "upsample":
-        return intops.upsample_nearest(inputs[0], layer["factor"])
-    weight = arrays[f"{name}.weight"]
-    if kind == "conv":
-        acc = intops.conv2d(inputs[0], weight, layer["stride"], layer["pad"], layer["dilation"], layer["groups"])
-    elif kind == "deformable":
-        x, d = inputs
-        acc = intops.deformable_dw(x, d[..., 0].astype(np.int64), weight, layer["bound"])
+def run_layer(layer: dict, arrays: dict, inputs: list) -> list:
+    """One layer's output streams (a list: DuplicateStreams has several)."""
+    kind, name = layer["kind"], layer["name"]
+    x = inputs[0]
+    if kind == "pad":
+        out = intops.pad(x, layer["pads"])
+    elif kind == "window":
+        out = intops.sliding_window(x, layer["k"], layer["stride"], layer["dilation"])
+    elif kind == "deformable_window":
+        out = intops.deformable_window(x, inputs[1][..., 0].astype(np.int64), layer["bound"])
+    elif kind == "mvau":
+        out = intops.mvau(x, arrays[f"{name}.weight"]).astype(np.int32)
+    elif kind == "vvau":
+        out = intops.vvau(x, arrays[f"{name}.weight"]).astype(np.int32)
+    elif kind == "requant":
+        out = intops.requant(x, arrays[f"{name}.mult"], arrays[f"{name}.bias"], arrays[f"{name}.shift"],
+                             layer["lo"], layer["hi"])
+    elif kind == "upsample":
+        out = intops.upsample_nearest(x, layer["factor"])
+    elif kind == "duplicate":
+        return [x] * len(layer["outputs"])
     else:
         raise ValueError(f"unknown layer kind {kind!r}")
-    if not layer["requant"]:
-        return acc.astype(np.int32)
-    return intops.requant(acc, arrays[f"{name}.mult"], arrays[f"{name}.bias"], arrays[f"{name}.shift"],
-                          layer["lo"], layer["hi"])
+    return [out]
 
 
 def simulate(graph: Graph, images: np.ndarray, trace: bool = False):
-    """images (N, H, W, 3) uint8 -> the output accumulator (N, Ho, Wo, C) int32; with trace, every tensor."""
+    """images (N, H, W, 3) uint8 -> output accumulators (N, Ho, Wo, C) int32; with trace, every stream."""
     values = {graph.input: np.asarray(images)}
+    remaining = _uses(graph)
     for layer in graph.layers:
-        values[layer["output"]] = run_layer(layer, graph.arrays, [values[i] for i in layer["inputs"]])
-        if not trace:  # free what no later layer reads
-            _drop_dead(values, graph, layer)
+        outs = run_layer(layer, graph.arrays, [values[i] for i in layer["inputs"]])
+        values.update(zip(layer["outputs"], outs))
+        if not trace:  # drop streams no later layer reads
+            for i in layer["inputs"]:
+                remaining[i] -= 1
+                if remaining[i] == 0 and i != graph.output:
+                    del values[i]
     out = values[graph.output]
     return (out, values) if trace else out
 
 
-def _drop_dead(values, graph, done):
-    later = graph.layers[graph.layers.index(done) + 1:]
-    needed = {i for layer in later for i in layer["inputs"]} | {graph.output}
-    for key in [k for k in values if k not in needed]:
-        del values[key]
+def _uses(graph: Graph) -> dict:
+    uses = {}
+    for layer in graph.layers:
+        for i in layer["inputs"]:
+            uses[i] = uses.get(i, 0) + 1
+    return uses

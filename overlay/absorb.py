@@ -3,7 +3,7 @@
 The export writes each requantization as Cast(double) -> Mul(M) -> Add(B) -> Mul(2^-S) -> Floor ->
 Clip -> Cast(float), and the deformable depthwise conv as one Conv per dilation, masked by
 Equal(d, k) and summed. FINN's streamlining knows neither; these passes find the exact patterns
-and replace them by `Requant` and `BoundedDeformableConv` (codenet.overlay.ops).
+and replace them by `DyadicRequant` and `BoundedDeformableConv` (codenet.overlay.ops).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _cast_to(node) -> int:
     return next(a.i for a in node.attribute if a.name == "to")
 
 
-class AbsorbRequant(Transformation):
-    """Cast(double) Mul Add Mul Floor Clip Cast(float) -> Requant(acc, M, B, S) with int64 constants."""
+class AbsorbDyadicRequant(Transformation):
+    """Cast(double) Mul Add Mul Floor Clip Cast(float) -> DyadicRequant(acc, M, B, S) with int64 constants."""
 
     def apply(self, model):
         for start in list(model.graph.node):
@@ -53,12 +53,12 @@ class AbsorbRequant(Transformation):
             shift = -np.log2(inv_shift.astype(np.float64).reshape(-1))
             if not np.array_equal(shift, np.round(shift)):
                 continue  # not a power of two: not our requantization
-            name = start.name.replace("Cast", "Requant") or f"Requant_{len(model.graph.node)}"
+            name = start.name.replace("Cast", "DyadicRequant") or f"Requant_{len(model.graph.node)}"
             consts = {}
             for key, value in (("mult", mult), ("bias", bias), ("shift", shift)):
                 consts[key] = model.make_new_valueinfo_name()
                 model.set_initializer(consts[key], np.round(np.asarray(value, np.float64).reshape(-1)).astype(np.int64))
-            new = helper.make_node("Requant", [start.input[0], consts["mult"], consts["bias"], consts["shift"]],
+            new = helper.make_node("DyadicRequant", [start.input[0], consts["mult"], consts["bias"], consts["shift"]],
                                    [end.output[0]], name=name, domain=DOMAIN, lo=int(lo), hi=int(hi))
             index = list(model.graph.node).index(start)
             for n in chain:

@@ -1,11 +1,16 @@
-"""The bundle: manifest.json + graph.npz, written from the FINN integer graph, read with numpy alone.
+"""The bundle: manifest.json + graph.npz, written from the FINN HW-layer graph, read with numpy alone.
 
-Layers (NHWC streams, in execution order), each a dict in graph.npz's "layers" JSON with its arrays
-stored beside it as "<name>.<array>":
-  conv        input -> output: k x k conv (dense or depthwise), weight (Cout, Cin/g, k, k) int8,
-              then requantization mult/bias/shift (int64) clipped to [lo, hi], or none (head: int32 out)
-  deformable  [x, d] -> output: bounded deformable depthwise 3x3, weight (C, 1, 3, 3), requantization
-  upsample    input -> output: nearest, `factor`
+graph.npz holds a JSON layer list ("__graph__") and each layer's integer arrays as "<name>.<array>".
+Layers run in order on NHWC tensors (the streams), with FINN's layer semantics:
+  pad          FMPadding: zeros, pads (top, left, bottom, right)
+  window       ConvolutionInputGenerator: k x k windows at stride and dilation, (tap, channel) order
+  deformable_window  BoundedDeformableWindow: [x, d] -> 3x3 windows at each pixel's dilation
+  mvau         MVAU: windows @ weight (MW, MH) int8 -> int32 accumulators
+  vvau         VVAU: depthwise, weight (C, 1, k, k) int8 -> int32 accumulators
+  requant      DyadicRequant: clip((acc * mult + bias) >> shift, lo, hi) per channel
+  upsample     UpsampleNearestNeighbour by `factor`
+  duplicate    DuplicateStreams: one input, several identical outputs
+The input/output transposes (NCHW <-> NHWC) are the host's, so the graph starts and ends in NHWC.
 """
 
 from __future__ import annotations
@@ -22,101 +27,77 @@ from codenet.host.bundle import BUNDLE_FORMAT, GRAPH_FORMAT
 from codenet.host.errors import CodenetError
 from codenet.host.io import write_bytes_atomic, write_json_atomic
 
-
-def _attr(node, name, default=None):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            return helper.get_attribute_value(a)
-    return default
+FOLDING_ATTRS = ("PE", "SIMD")
 
 
-def _requant_of(model, tensor):
-    consumers = model.find_consumers(tensor) or []
-    if len(consumers) == 1 and consumers[0].op_type == "Requant":
-        return consumers[0]
-    return None
+def graph_layers(model) -> tuple[dict, list, dict]:
+    """FINN HW-layer ModelWrapper -> (graph header, layer dicts, arrays)."""
+    from qonnx.custom_op.registry import getCustomOp
 
-
-def graph_layers(model) -> tuple[list, dict]:
-    """ModelWrapper (codenet.overlay.flow.streamline) -> (layer dicts, arrays)."""
+    nodes = list(model.graph.node)
+    first, last = nodes[0], nodes[-1]
+    if first.op_type != "Transpose" or last.op_type != "Transpose":
+        raise CodenetError("expected the HW graph to start and end with the host's layout transposes")
     layers, arrays = [], {}
-    absorbed = set()
-
-    def add(kind, name, inputs, output, **fields):
-        layers.append({"name": name, "kind": kind, "inputs": list(inputs), "output": output, **fields})
-
-    def requant_fields(name, node):
-        if node is None:
-            return {"requant": False}
-        absorbed.add(node.name)
-        for key, idx in (("mult", 1), ("bias", 2), ("shift", 3)):
-            arrays[f"{name}.{key}"] = model.get_initializer(node.input[idx]).astype(np.int64)
-        return {"requant": True, "lo": int(_attr(node, "lo")), "hi": int(_attr(node, "hi"))}
-
-    for node in model.graph.node:
-        if node.name in absorbed:
-            continue
-        name = node.name
-        if node.op_type == "Conv":
-            weight = model.get_initializer(node.input[1])
-            pads = list(_attr(node, "pads", [0, 0, 0, 0]))
-            if len(set(pads)) != 1 or len(node.input) > 2:
-                raise CodenetError(f"{name}: only symmetric padding and no bias are supported")
-            arrays[f"{name}.weight"] = weight.astype(np.int8)
-            rq = _requant_of(model, node.output[0])
-            fields = requant_fields(name, rq)
-            add("conv", name, [node.input[0]], rq.output[0] if rq else node.output[0],
-                stride=int(_attr(node, "strides")[0]), pad=int(pads[0]), dilation=int(_attr(node, "dilations")[0]),
-                groups=int(_attr(node, "group", 1)), kernel=int(weight.shape[-1]), **fields)
-        elif node.op_type == "BoundedDeformableConv":
-            arrays[f"{name}.weight"] = model.get_initializer(node.input[2]).astype(np.int8)
-            rq = _requant_of(model, node.output[0])
-            fields = requant_fields(name, rq)
-            add("deformable", name, node.input[:2], rq.output[0] if rq else node.output[0],
-                bound=int(_attr(node, "bound")), **fields)
-        elif node.op_type == "Resize":
-            scales = model.get_initializer(node.input[2]) if len(node.input) > 2 else None
-            if scales is None or _attr(node, "mode", b"nearest") not in (b"nearest", "nearest"):
-                raise CodenetError(f"{name}: only nearest upsampling by constant scales is supported")
-            factor = int(scales[-1])
-            add("upsample", name, [node.input[0]], node.output[0], factor=factor)
+    for node in nodes[1:-1]:
+        if node.domain not in ("finn.custom_op.fpgadataflow", "codenet.overlay.hw_ops"):
+            raise CodenetError(f"{node.name}: {node.op_type} is not a HW layer")
+        op = getCustomOp(node)
+        attr = op.get_nodeattr
+        name, kind, fields = node.name, node.op_type, {}
+        if kind == "FMPadding":
+            kind, fields = "pad", {"pads": [int(v) for v in attr("Padding")]}
+        elif kind == "ConvolutionInputGenerator":
+            kind = "window"
+            fields = {"k": int(attr("ConvKernelDim")[0]), "stride": int(attr("Stride")[0]),
+                      "dilation": int(attr("Dilation")[0])}
+        elif kind == "BoundedDeformableWindow":
+            kind, fields = "deformable_window", {"bound": int(attr("Bound"))}
+        elif kind in ("MVAU", "VVAU"):
+            arrays[f"{name}.weight"] = model.get_initializer(node.input[1]).astype(np.int8)
+            kind = kind.lower()
+        elif kind == "DyadicRequant":
+            for key, idx in (("mult", 1), ("bias", 2), ("shift", 3)):
+                arrays[f"{name}.{key}"] = model.get_initializer(node.input[idx]).astype(np.int64)
+            kind, fields = "requant", {"lo": int(attr("lo")), "hi": int(attr("hi"))}
+        elif kind == "UpsampleNearestNeighbour":
+            kind, fields = "upsample", {"factor": int(attr("HO")) // int(attr("HI"))}
+        elif kind == "DuplicateStreams":
+            kind = "duplicate"
         else:
-            raise CodenetError(f"{name}: no bundle layer for op {node.op_type}")
-    for layer in layers:
-        n, c, h, w = (int(v) for v in model.get_tensor_shape(layer["output"]))
-        layer["shape"] = [n, h, w, c]  # NHWC, the order the streams carry
-    return layers, arrays
+            raise CodenetError(f"{name}: no bundle layer for {kind}")
+        stream_inputs = [i for i in node.input if model.get_initializer(i) is None]
+        folding = {a: int(attr(a)) for a in FOLDING_ATTRS if a in op.get_nodeattr_types()}
+        layers.append({"name": name, "kind": kind, "finn_op": node.op_type, "inputs": stream_inputs,
+                       "outputs": list(node.output), "shape": [int(v) for v in model.get_tensor_shape(node.output[0])],
+                       "folding": folding, **fields})
+    header = {"format": GRAPH_FORMAT, "input": first.output[0], "output": last.input[0], "layers": layers}
+    return header, layers, arrays
 
 
 def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None) -> dict:
-    """FINN integer graph + model card -> out_dir/{graph.npz, manifest.json}; returns the manifest."""
-    layers, arrays = graph_layers(model)
-    graph = {"format": GRAPH_FORMAT, "input": model.graph.input[0].name, "output": model.graph.output[0].name,
-             "layers": layers}
+    """FINN HW-layer graph + model card -> out_dir/{graph.npz, manifest.json}; returns the manifest."""
+    header, layers, arrays = graph_layers(model)
     buf = io.BytesIO()
-    np.savez_compressed(buf, __graph__=np.array(json.dumps(graph)), **arrays)
+    np.savez_compressed(buf, __graph__=np.array(json.dumps(header)), **arrays)
     out = Path(out_dir)
     write_bytes_atomic(buf.getvalue(), out / "graph.npz")
-    size = card["config"]["input_size"]
+    size, stride = card["config"]["input_size"], card["output_stride"]
     manifest = {
         "format": BUNDLE_FORMAT,
         "name": card["name"],
         "classes": card["classes"],
         "input": {"shape": [1, size, size, 3], "layout": "NHWC", "dtype": "uint8",
                   "preprocessing": card["input"]["preprocessing"]},
-        "output": {"shape": [1, size // card["output_stride"], size // card["output_stride"],
-                             len(card["classes"]) + 4], "layout": "NHWC", "dtype": "int32",
-                   "channels": card["output"]["channels"], "scale": card["output"]["scale"],
+        "output": {"shape": [1, size // stride, size // stride, len(card["classes"]) + 4], "layout": "NHWC",
+                   "dtype": "int32", "channels": card["output"]["channels"], "scale": card["output"]["scale"],
                    "bias": card["output"]["bias"]},
-        "output_stride": card["output_stride"],
-        "layers": [{k: v for k, v in layer.items() if k in ("name", "kind", "shape", "kernel", "stride",
-                                                              "groups", "bound", "factor")} for layer in layers],
+        "output_stride": stride,
+        "layers": [{k: layer[k] for k in ("name", "kind", "finn_op", "shape", "folding")} for layer in layers],
         "board": "Pynq-Z2", "part": "xc7z020clg400-1",
         "files": {"graph.npz": hashlib.sha256((out / "graph.npz").read_bytes()).hexdigest()},
-        "made": {"date": time.strftime("%Y-%m-%d"), "model": card.get("meta", {}), "qonnx_sha256": card.get("qonnx_sha256"),
-                 **(extra_meta or {})},
+        "made": {"date": time.strftime("%Y-%m-%d"), "model": card.get("meta", {}),
+                 "qonnx_sha256": card.get("qonnx_sha256"), **(extra_meta or {})},
     }
     write_json_atomic(manifest, out / "manifest.json")
     return manifest

@@ -6,6 +6,7 @@ no XSI simulator), so no user environment variables are needed.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ def prepare_finn(build_dir=None) -> None:
 
 
 def streamline(qonnx_path):
-    """QONNX file -> ModelWrapper of the integer graph: Conv, Requant, BoundedDeformableConv, Resize."""
+    """QONNX file -> ModelWrapper of the integer graph: Conv, DyadicRequant, BoundedDeformableConv, Resize."""
     prepare_finn()
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from qonnx.core.datatype import DataType
@@ -35,14 +36,54 @@ def streamline(qonnx_path):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    from codenet.overlay.absorb import AbsorbDeformable, AbsorbRequant
+    from codenet.overlay.absorb import AbsorbDeformable, AbsorbDyadicRequant
 
     model = ModelWrapper(str(qonnx_path))
     model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
     model = model.transform(ConvertQONNXtoFINN())
     model = model.transform(InferShapes()).transform(FoldConstants())
-    model = model.transform(AbsorbRequant()).transform(AbsorbDeformable())
+    model = model.transform(AbsorbDyadicRequant()).transform(AbsorbDeformable())
     model = model.transform(SortGraph()).transform(RemoveUnusedTensors())
     model = model.transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
     model = model.transform(InferShapes()).transform(InferDataTypes())
     return model
+
+
+def to_hw_layers(model):
+    """The integer graph -> FINN HW layers, NHWC: FMPadding, ConvolutionInputGenerator, MVAU, VVAU,
+    DyadicRequant, BoundedDeformableWindow, UpsampleNearestNeighbour, DuplicateStreams; the input and
+    output transposes stay outside, on the host."""
+    prepare_finn()
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import InferDuplicateStreamsLayer
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation)
+    from finn.transformation.fpgadataflow.convert_to_hw.upsample import InferUpsample
+    from finn.transformation.fpgadataflow.convert_to_hw.vector_vector_activation import InferVectorVectorActivation
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+    from finn.transformation.streamline.reorder import MakeScaleResizeNHWC
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames, SortGraph
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+    from codenet.overlay.layout import MakeChannelwiseOpsNHWC
+    from codenet.overlay.to_hw import InferDeformableWindow, InferDyadicRequantLayer
+
+    model = model.transform(LowerConvsToMatMul())
+    reorder_log = logging.getLogger("finn.transformation.streamline.reorder")
+    level = reorder_log.level
+    reorder_log.setLevel(logging.ERROR)  # later passes find Resize already NHWC and say so
+    for _ in range(3):  # each pass exposes transposes the next can cancel
+        model = model.transform(MakeChannelwiseOpsNHWC()).transform(AbsorbConsecutiveTransposes())
+        model = model.transform(InferDataLayouts()).transform(MakeScaleResizeNHWC())
+        model = model.transform(AbsorbConsecutiveTransposes())
+    reorder_log.setLevel(level)
+    model = model.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())
+    model = model.transform(InferDeformableWindow())
+    for step in (InferConvInpGen(), InferVectorVectorActivation(), InferQuantizedMatrixVectorActivation(),
+                 InferUpsample(), InferDyadicRequantLayer(), InferDuplicateStreamsLayer()):
+        model = model.transform(step)
+    model = model.transform(SortGraph()).transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
+    return model.transform(InferShapes()).transform(InferDataTypes())

@@ -27,11 +27,11 @@ def same_shape_as_first_input(node):
     return helper.make_node("Identity", [node.input[0]], [node.output[0]])
 
 
-class Requant(CustomOp):
-    """y = clip((acc * M_c + B_c) >> S_c, lo, hi), channel axis 1 (NCHW). Inputs: acc, M, B, S (int64)."""
+class DyadicRequant(CustomOp):
+    """y = clip((acc * M_c + B_c) >> S_c, lo, hi) per channel (axis 1, or last). Inputs: acc, M, B, S (int64)."""
 
     def get_nodeattr_types(self):
-        return {"lo": ("i", True, 0), "hi": ("i", True, 255)}
+        return {"lo": ("i", True, 0), "hi": ("i", True, 255), "channel_last": ("i", False, 0, {0, 1})}
 
     def make_shape_compatible_op(self, model):
         return same_shape_as_first_input(self.onnx_node)
@@ -42,18 +42,19 @@ class Requant(CustomOp):
     def execute_node(self, context, graph):
         node = self.onnx_node
         acc, mult, bias, shift = (context[i] for i in node.input)
-        y = intops.requant(np.moveaxis(acc, 1, -1), mult, bias, shift, self.get_nodeattr("lo"), self.get_nodeattr("hi"))
-        context[node.output[0]] = np.moveaxis(y, -1, 1).astype(np.float32)
+        axis = -1 if self.get_nodeattr("channel_last") else 1
+        y = intops.requant(np.moveaxis(acc, axis, -1), mult, bias, shift, self.get_nodeattr("lo"), self.get_nodeattr("hi"))
+        context[node.output[0]] = np.moveaxis(y, -1, axis).astype(np.float32)
 
     def verify_node(self):
-        return [] if len(self.onnx_node.input) == 4 else ["Requant needs acc, mult, bias, shift"]
+        return [] if len(self.onnx_node.input) == 4 else ["DyadicRequant needs acc, mult, bias, shift"]
 
 
 class BoundedDeformableConv(CustomOp):
-    """Depthwise 3x3 whose taps sit at p + d(p)*k, d in {1..bound}. Inputs: x (NCHW), d (N1HW), weight."""
+    """Depthwise 3x3 whose taps sit at p + d(p)*k, d in {1..bound}. Inputs: x, d (one channel), weight."""
 
     def get_nodeattr_types(self):
-        return {"bound": ("i", True, 4)}
+        return {"bound": ("i", True, 4), "channel_last": ("i", False, 0, {0, 1})}
 
     def make_shape_compatible_op(self, model):
         return same_shape_as_first_input(self.onnx_node)
@@ -64,11 +65,13 @@ class BoundedDeformableConv(CustomOp):
     def execute_node(self, context, graph):
         node = self.onnx_node
         x, d, w = (context[i] for i in node.input)
-        acc = intops.deformable_dw(np.moveaxis(x, 1, -1), d[:, 0].astype(np.int64), w, self.get_nodeattr("bound"))
-        context[node.output[0]] = np.moveaxis(acc, -1, 1).astype(np.float32)
+        axis = -1 if self.get_nodeattr("channel_last") else 1
+        x, d = np.moveaxis(x, axis, -1), np.moveaxis(d, axis, -1)
+        acc = intops.deformable_dw(x, d[..., 0].astype(np.int64), w, self.get_nodeattr("bound"))
+        context[node.output[0]] = np.moveaxis(acc, -1, axis).astype(np.float32)
 
     def verify_node(self):
         return [] if len(self.onnx_node.input) == 3 else ["BoundedDeformableConv needs x, d, weight"]
 
 
-custom_op = {"Requant": Requant, "BoundedDeformableConv": BoundedDeformableConv}
+custom_op = {"DyadicRequant": DyadicRequant, "BoundedDeformableConv": BoundedDeformableConv}

@@ -52,7 +52,7 @@ def chain(tmp_path_factory):
     build_bundle(qonnx, card, out / "bundle")
     x = chain_inputs(cfg.input_size)
     return {"model": model, "qonnx": ModelWrapper(str(qonnx)), "finn": streamline(qonnx), "x": x,
-            "bundle": out / "bundle"}
+            "hw": ModelWrapper(str(out / "hw_layers.onnx")), "bundle": out / "bundle"}
 
 
 def test_enough_inputs(chain):
@@ -84,14 +84,25 @@ def test_brevitas_equals_qonnx(chain):
 def test_qonnx_equals_finn_graph(chain):
     assert np.array_equal(execute(chain["finn"], chain["x"]), execute(chain["qonnx"], chain["x"]))
     ops = {n.op_type for n in chain["finn"].graph.node}
-    assert ops == {"Conv", "Requant", "BoundedDeformableConv", "Resize"}
+    assert ops == {"Conv", "DyadicRequant", "BoundedDeformableConv", "Resize"}
 
 
-def test_finn_graph_equals_simulator(chain):
+def test_finn_streamlined_equals_finn_hw_layers(chain):
+    hw = execute(chain["hw"], chain["x"], batched=False)
+    assert np.array_equal(hw, execute(chain["finn"], chain["x"]))
+    ops = {n.op_type for n in chain["hw"].graph.node}
+    assert ops == {"Transpose", "FMPadding", "ConvolutionInputGenerator", "MVAU", "VVAU", "DyadicRequant",
+                   "BoundedDeformableWindow", "UpsampleNearestNeighbour", "DuplicateStreams"}
+    inner = list(chain["hw"].graph.node)[1:-1]
+    assert all(n.domain in ("finn.custom_op.fpgadataflow", "codenet.overlay.hw_ops") for n in inner)
+
+
+def test_finn_hw_layers_equal_simulator(chain):
     bundle = load_bundle(chain["bundle"])
     sim = simulate(bundle.graph, chain["x"].transpose(0, 2, 3, 1).astype(np.uint8))
     assert sim.dtype == np.int32
-    assert np.array_equal(sim.transpose(0, 3, 1, 2), execute(chain["finn"], chain["x"]).astype(np.int32))
+    hw = execute(chain["hw"], chain["x"], batched=False)
+    assert np.array_equal(sim.transpose(0, 3, 1, 2), hw.astype(np.int32))
 
 
 def test_detections_identical(chain):
