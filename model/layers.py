@@ -150,25 +150,36 @@ class ConvBNReLU(QuantMode):
 
 
 class HeadConv(QuantMode):
-    """The last 1x1 conv: its integer accumulator leaves the accelerator; scale and bias stay on the host."""
+    """The last 1x1 conv: its integer accumulator leaves the accelerator; scale and bias stay on the host.
 
-    def __init__(self, cin, cout, weight_bits=4):
+    `gain` is a fixed per-channel output multiplier: box sizes span tens of output cells, and a gain
+    lets their weights train at the same learning rate as the heatmap's. It folds into the host's
+    per-channel scale and bias, so it costs nothing at inference.
+    """
+
+    def __init__(self, cin, cout, weight_bits=4, gain=None):
         super().__init__()
         self.conv = quant_conv(cin, cout, 1, weight_bits=weight_bits, bias=True)
+        self.register_buffer("gain", torch.ones(cout) if gain is None else torch.as_tensor(gain, dtype=torch.float32))
 
     def forward(self, x):
         if self.frozen is not None:
             return F.conv2d(x, self.frozen.weight())  # the integer accumulator leaves the accelerator
         if not self.is_quant:
-            return F.conv2d(x, self.conv.weight, self.conv.bias)
+            return F.conv2d(x, self.conv.weight, self.conv.bias) * self.gain.view(1, -1, 1, 1)
         w, w_scale = integer_weight(self.conv)
         return self.dequantize(F.conv2d(x, w), w_scale)
 
-    def dequantize(self, acc, w_scale=None):
-        """Integer accumulator -> float head output: acc * scale + bias per channel (the host's step)."""
+    def affine(self, w_scale=None):
+        """Per-channel float32 (scale, bias): head output = acc * scale + bias."""
         if w_scale is None:
             w_scale = integer_weight(self.conv)[1]
-        return acc * (self.in_scale * w_scale).view(1, -1, 1, 1) + self.conv.bias.view(1, -1, 1, 1)
+        return self.in_scale * w_scale * self.gain, self.conv.bias * self.gain
+
+    def dequantize(self, acc, w_scale=None):
+        """Integer accumulator -> float head output: acc * scale + bias per channel (the host's step)."""
+        scale, bias = self.affine(w_scale)
+        return acc * scale.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
 
     def integer_params(self):
         return integer_weight(self.conv)[0], self.weight_bits, None, None, None

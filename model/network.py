@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from codenet.model.config import ModelConfig
-from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode, integer_weight
+from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode
 
 INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
+SIZE_GAIN = 8.0  # box sizes (up to tens of output cells) are the head's raw output times this
 
 
 class SeparableBlock(nn.Module):
@@ -37,10 +38,12 @@ class Head(nn.Module):
         super().__init__()
         self.dw = ConvBNReLU(cin, cin, 3, groups=cin, weight_bits=weight_bits)
         self.pw = ConvBNReLU(cin, hidden, 1, weight_bits=weight_bits)
-        self.out = HeadConv(hidden, num_classes + 4, weight_bits)
+        gain = [1.0] * num_classes + [SIZE_GAIN] * 2 + [1.0] * 2
+        self.out = HeadConv(hidden, num_classes + 4, weight_bits, gain)
         with torch.no_grad():
             self.out.conv.bias.zero_()
             self.out.conv.bias[:num_classes] = -math.log((1 - 0.1) / 0.1)  # CenterNet's -2.19 prior
+            self.out.conv.bias[num_classes:num_classes + 2] = 2.0  # sizes start near 16 cells
 
     def forward(self, x):
         return self.out(self.pw(self.dw(x)))
@@ -136,8 +139,8 @@ class CoDeNet(nn.Module):
     @torch.no_grad()
     def head_affine(self):
         """(scale, bias) per output channel: float output = integer accumulator * scale + bias."""
-        out = self.head.out
-        return (out.in_scale * integer_weight(out.conv)[1]).double(), out.conv.bias.double()
+        scale, bias = self.head.out.affine()
+        return scale.double(), bias.double()
 
     def set_deform(self, kind: str):
         """Switch the decoder's deformable semantics (e.g. bilinear-trained -> bounded, CoDeNet's way)."""
