@@ -11,7 +11,7 @@ NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 DEMO_VENV := .venv-demo
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all demo bundle bench train ablation info clean
+.PHONY: help test test-all demo bundle bench train ablation report info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ train: $(VENV)/.installed  ## train the default model (codenet-s) and install it
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)
 	cp runs/codenet-s/model.pt model/weights/codenet-s.pt
 
-ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8, same budget -> model/results.md
-	$(PY) -m codenet.model.ablation --out runs/ablation --report model/results.md
+ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8 on one budget -> runs/ablation
+	$(PY) -m codenet.model.ablation --out runs/ablation --report runs/ablation/ablation.md
+
+report: $(VENV)/.installed  ## model/results.md from runs/codenet-s and runs/ablation
+	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md
 
 info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s
 	$(CODENET) info --config codenet-s

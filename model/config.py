@@ -11,6 +11,13 @@ from codenet.host.errors import CodenetError
 DEFORM_KINDS = ("bounded", "plain", "fixed", "bilinear")
 
 
+def reject_unknown_keys(cls, data: dict, what: str) -> None:
+    """A typo in a config is an error, not a silently ignored key."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise CodenetError(f"unknown {what}: {', '.join(unknown)}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network's shape and quantization. Every field is checked in `validate`."""
@@ -64,10 +71,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CodenetError(f"unknown model config keys: {', '.join(unknown)}")
+        reject_unknown_keys(cls, data, "model config keys")
         data = dict(data)
         for key in ("stem", "neck"):
             if key in data:

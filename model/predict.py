@@ -19,8 +19,9 @@ def predict(model, images, batch_size: int = 16, score_threshold: float = 0.01, 
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         boxed = [letterbox_image(im, size) for im in chunk]
-        x = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2).float()
-        hm, wh, off = (t.numpy() for t in split_output(model(x), nc))
+        device = next(model.parameters()).device
+        x = torch.from_numpy(np.stack([b[0] for b in boxed])).permute(0, 3, 1, 2).float().to(device)
+        hm, wh, off = (t.cpu().numpy() for t in split_output(model(x), nc))
         for i, (im, (_, (scale, pad_x, pad_y))) in enumerate(zip(chunk, boxed)):
             boxes, scores, labels = decode(hm[i], wh[i], off[i], top_k=top_k,
                                            score_threshold=score_threshold, output_stride=stride)

@@ -23,7 +23,7 @@ import torch
 from codenet.host.errors import CodenetError
 from codenet.host.io import write_json_atomic
 from codenet.model import checkpoint
-from codenet.model.config import ModelConfig
+from codenet.model.config import ModelConfig, reject_unknown_keys
 from codenet.model.data import open_dataset
 from codenet.model.data.augment import augment, letterbox
 from codenet.model.loss import centernet_loss
@@ -51,15 +51,13 @@ class TrainSettings:
     augment: bool = True
     workers: int = 0
     threads: int = 0  #: torch CPU threads (0: torch's default); 1 lets two runs share two cores
+    device: str = "auto"  #: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda
     checkpoint_every: int = 0  #: steps between mid-epoch checkpoints (0: epoch ends only)
     eval_float: bool = False  #: also evaluate the float model before QAT (float_metrics.json)
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CodenetError(f"unknown train settings: {', '.join(unknown)}")
+        reject_unknown_keys(cls, data, "train settings")
         s = cls(**data)
         for name in ("train_images", "batch_size", "float_epochs", "qat_epochs", "calib_images"):
             value = getattr(s, name)
@@ -93,6 +91,14 @@ class TrainItems(torch.utils.data.Dataset):
         return {k: torch.as_tensor(v) for k, v in t.items()}
 
 
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CodenetError("device cuda asked for, but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
 def lr_at(step: int, steps: int, base: float, warmup: int) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -121,7 +127,8 @@ class Trainer:
         if settings.threads:
             torch.set_num_threads(settings.threads)
         torch.manual_seed(settings.seed)
-        self.model = CoDeNet(cfg)
+        self.device = pick_device(settings.device)
+        self.model = CoDeNet(cfg).to(self.device)
         self.teacher = None
         self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)
         self.epoch, self.step_in_epoch, self.rows = 0, 0, []
@@ -141,13 +148,14 @@ class Trainer:
         st = checkpoint.load(self.ckpt_path, checkpoint.CHECKPOINT_FORMAT)
         if st["config"] != self.cfg.to_dict():
             raise CodenetError(f"{self.ckpt_path}: made with another model config; use a new --out")
-        ignore = {"float_epochs", "qat_epochs", "workers", "threads", "checkpoint_every"}  # may change on resume
+        ignore = {"float_epochs", "qat_epochs", "workers", "threads", "device", "checkpoint_every"}  # may change
         if {k: v for k, v in st["settings"].items() if k not in ignore} != \
                 {k: v for k, v in dataclasses.asdict(self.s).items() if k not in ignore}:
             raise CodenetError(f"{self.ckpt_path}: made with other training settings; use a new --out")
         if st["deform"] != self.model.cfg.deform:
             self.model.set_deform(st["deform"])
         self.model.load_state_dict(st["model"])
+        self.model.to(self.device)
         if st["teacher"] is not None:
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(st["teacher"])
@@ -170,7 +178,7 @@ class Trainer:
                 float_metrics["float_rounded"] = self.validate()
         if float_metrics:
             write_json_atomic(float_metrics, self.out / "float_metrics.json")
-        self.model.quantize(calibration_images(self.train_set, self.cfg, self.s.calib_images))
+        self.model.quantize(calibration_images(self.train_set, self.cfg, self.s.calib_images).to(self.device))
         self.optimizer = make_optimizer(self.model, self.s.qat_lr, self.s.weight_decay)
 
     def run(self, resume: bool = False, stop_after_steps: int | None = None) -> Path:
@@ -243,6 +251,7 @@ class Trainer:
         return row
 
     def loss(self, batch):
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         out = self.model(batch["image"])
         hm, wh, off = split_output(out, self.cfg.num_classes)
         total, parts = centernet_loss(hm, wh, off, batch)
@@ -279,7 +288,7 @@ class Trainer:
         meta = {"settings": dataclasses.asdict(self.s), "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")},
                 "epochs": len(self.rows), "torch": torch.__version__}
         path = self.out / "model.pt"
-        checkpoint.save_model(self.model, self.train_set.classes, path, meta)
+        checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
         return path
 
 
