@@ -11,7 +11,7 @@ NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 DEMO_VENV := .venv-demo
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all demo bundle bench train ablation report info clean
+.PHONY: help test test-all demo bundle csim bench train ablation report info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bundle: $(VENV)/.installed  ## export the shipped model through the FINN flow in
 	rm -rf host/bundles/.codenet-s.new && mkdir -p host/bundles
 	cp -r build/export/bundle host/bundles/.codenet-s.new
 	rm -rf host/bundles/codenet-s && mv host/bundles/.codenet-s.new host/bundles/codenet-s
+
+csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS kernels vs the simulator
+	$(PY) -m codenet.hls.csim --bundle host/bundles/codenet-s --images $(or $(N),4)
 
 bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
 	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json

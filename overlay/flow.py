@@ -72,7 +72,7 @@ def to_hw_layers(model):
     from codenet.overlay.to_hw import InferDeformableWindow, InferDyadicRequantLayer
 
     model = model.transform(LowerConvsToMatMul())
-    reorder_log = logging.getLogger("finn.transformation.streamline.reorder")
+    reorder_log = logging.getLogger("finn_logger")
     level = reorder_log.level
     reorder_log.setLevel(logging.ERROR)  # later passes find Resize already NHWC and say so
     for _ in range(3):  # each pass exposes transposes the next can cancel

@@ -1,0 +1,398 @@
+"""C-simulation of the HLS kernels (hls/include/codenet) against the bit-exact simulator, numpy only.
+
+Each graph layer becomes one kernel instantiation: its geometry, folding and bit widths are template
+arguments, its weights and requantization integers a parameter file. The kernels a run needs are
+compiled into one testbench binary (hls/tb/csim_tb.hpp + a generated table of instantiations) with
+g++ and the ap_int / hls_stream headers of the hls4ml wheel, cached under build/csim-cache/<sha256>/,
+and run once per layer: streams in and out as files. Folding per layer: the layer's `folding`
+({"PE":.., "SIMD":..}) where it divides the dimension, else 1.
+
+    python -m codenet.hls.csim --bundle <dir> --images N
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+INCLUDE = HERE / "include"
+TB_DIR = HERE / "tb"
+CACHE = Path(os.environ.get("CODENET_CSIM_CACHE", HERE.parent / "build" / "csim-cache"))
+CXX = os.environ.get("CODENET_CSIM_CXX", "g++")
+FLAGS = ("-std=c++20", "-O2", "-Wno-unknown-pragmas")
+ACC_BITS = 32
+DEFAULT_AP_INT_MAX_W = 1024  # ap_int's own limit unless the generated code raises it
+
+
+class CsimError(RuntimeError):
+    """A kernel failed to compile, ran into a stream error, or got inputs it cannot take."""
+
+
+# ---- toolchain ---------------------------------------------------------------------------------
+
+def ap_types_dir() -> Path | None:
+    """The ap_int/hls_stream headers shipped in the hls4ml wheel (found without importing hls4ml)."""
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "templates" / "vivado" / "ap_types"
+    return path if (path / "ap_int.h").is_file() and (path / "hls_stream.h").is_file() else None
+
+
+def unavailable() -> str | None:
+    """Why the C simulation cannot run here, or None."""
+    if shutil.which(CXX) is None:
+        return f"no C++ compiler ({CXX})"
+    if ap_types_dir() is None:
+        return "no ap_types headers (hls4ml is not installed)"
+    return None
+
+
+@lru_cache(maxsize=None)
+def _compiler_version() -> str:
+    return subprocess.run([CXX, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def _sources() -> list[Path]:
+    return sorted(INCLUDE.rglob("*.hpp")) + sorted(TB_DIR.glob("*.hpp"))
+
+
+# ---- one layer -> one kernel instantiation ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream's NHWC shape and numpy dtype (its element width follows from the dtype)."""
+
+    shape: tuple
+    dtype: np.dtype
+
+    @staticmethod
+    def of(array) -> "Stream":
+        return Stream(tuple(np.shape(array)), np.asarray(array).dtype)
+
+
+@dataclass
+class Kernel:
+    """One layer as the testbench runs it: `case` names the run_* instantiation in the binary."""
+
+    case: str
+    reps: int
+    params: np.ndarray | None
+    outputs: list  # of Stream
+    width: int     # the widest stream word or parameter word, bits (ap_int's AP_INT_MAX_W)
+    check: object = None  # inputs -> None: checks the values the hardware assumes (dilation range)
+
+
+def _bits(dtype) -> tuple[int, bool]:
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "ui" or dtype.itemsize > 4:
+        raise CsimError(f"streams of {dtype} are not supported (uint8..int32)")
+    return 8 * dtype.itemsize, dtype.kind == "i"
+
+
+def _signed_bits(values) -> int:
+    """Two's complement bits that hold every value."""
+    v = np.asarray(values, dtype=np.int64)
+    lo, hi = int(v.min(initial=0)), int(v.max(initial=0))
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1
+
+
+def _fold(layer: dict, key: str, dim: int) -> int:
+    f = int(layer.get("folding", {}).get(key, 1) or 1)
+    return f if f > 0 and dim % f == 0 else 1
+
+
+def _template(name: str, *args) -> str:
+    return f"tb::run_{name}<" + ", ".join(str(int(a)) if not isinstance(a, bool) else str(a).lower()
+                                          for a in args) + ">"
+
+
+def _check_dilation(bound: int):
+    def check(inputs):
+        d = np.asarray(inputs[1])
+        if d.size and (d.min() < 1 or d.max() > bound):
+            raise ValueError(f"dilation outside 1..{bound}")
+    return check
+
+
+def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
+    """The kernel instantiation of one layer for inputs of these shapes and dtypes (Streams or arrays)."""
+    ins = [i if isinstance(i, Stream) else Stream.of(i) for i in inputs]
+    kind, name, x = layer["kind"], layer["name"], ins[0]
+    if kind in ("pad", "window", "deformable_window", "upsample") and len(x.shape) != 4:
+        raise CsimError(f"{name}: {kind} takes NHWC images, got shape {x.shape}")
+    bits, signed = _bits(x.dtype)
+    same = lambda shape: [Stream(tuple(shape), x.dtype)]  # noqa: E731
+    if kind == "pad":
+        n, h, w, c = x.shape
+        top, left, bottom, right = (int(v) for v in layer["pads"])
+        simd = _fold(layer, "SIMD", c)
+        return Kernel(_template("pad", h, w, top, left, bottom, right, c, simd, bits, signed), n, None,
+                      same((n, top + h + bottom, left + w + right, c)), simd * bits)
+    if kind == "window":
+        n, h, w, c = x.shape
+        k, s, d = int(layer["k"]), int(layer["stride"]), int(layer["dilation"])
+        span = d * (k - 1) + 1
+        if span > h or span > w:
+            raise CsimError(f"{name}: a {k}x{k} window at dilation {d} is larger than the {h}x{w} input")
+        simd = _fold(layer, "SIMD", c)
+        ho, wo = (h - span) // s + 1, (w - span) // s + 1
+        return Kernel(_template("window", k, s, d, h, w, c, simd, bits, signed), n, None,
+                      same((n, ho, wo, k * k * c)), simd * bits)
+    if kind == "deformable_window":
+        n, h, w, c = x.shape
+        bound = int(layer["bound"])
+        if ins[1].shape[:3] != (n, h, w):
+            raise CsimError(f"{name}: dilation stream {ins[1].shape} does not match features {x.shape}")
+        simd = _fold(layer, "SIMD", c)
+        case = _template("deformable_window", bound, h, w, c, simd, bits, bound.bit_length(), signed)
+        return Kernel(case, n, None, same((n, h, w, 9 * c)), simd * bits, _check_dilation(bound))
+    if kind in ("mvau", "vvau"):
+        weight = np.asarray(arrays[f"{name}.weight"])
+        wbits = 4 if _signed_bits(weight) <= 4 else 8
+        if _signed_bits(weight) > 8:
+            raise CsimError(f"{name}: weights wider than 8 bits")
+        if signed:
+            raise CsimError(f"{name}: activations must be unsigned, got {x.dtype}")
+        reps = int(np.prod(x.shape[:-1]))
+        if kind == "mvau":
+            mw, mh = weight.shape
+            if x.shape[-1] != mw:
+                raise CsimError(f"{name}: input vectors of {x.shape[-1]}, weight {weight.shape}")
+            simd, pe = _fold(layer, "SIMD", mw), _fold(layer, "PE", mh)
+            return Kernel(_template("mvau", mw, mh, simd, pe, wbits, bits), reps, weight.astype(np.int64),
+                          [Stream(x.shape[:-1] + (mh,), np.dtype(np.int32))],
+                          max(simd * bits, simd * wbits, pe * ACC_BITS))
+        c, _, k, k2 = weight.shape
+        if k != k2 or x.shape[-1] != k * k * c:
+            raise CsimError(f"{name}: windows of {x.shape[-1]} values, weight {weight.shape}")
+        pe = _fold(layer, "PE", c)
+        return Kernel(_template("vvau", k, c, pe, wbits, bits), reps, weight.astype(np.int64),
+                      [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS))
+    if kind == "requant":
+        c = x.shape[-1]
+        lo, hi = int(layer["lo"]), int(layer["hi"])
+        mult, bias, shift = (np.asarray(arrays[f"{name}.{k}"], dtype=np.int64).reshape(-1)
+                             for k in ("mult", "bias", "shift"))
+        if not (len(mult) == len(bias) == len(shift) == c):
+            raise CsimError(f"{name}: requant parameters for {len(mult)} channels, stream of {c}")
+        if shift.min(initial=0) < 0 or shift.max(initial=0) > 63:
+            raise CsimError(f"{name}: shifts outside 0..63")
+        obits = max(1, hi.bit_length()) if lo >= 0 else max(_signed_bits([lo, hi]), 2)
+        if obits > 32:
+            raise CsimError(f"{name}: output range {lo}..{hi} wider than 32 bits")
+        mbits, bbits = max(16, _signed_bits(mult)), max(48, _signed_bits(bias))
+        pe = _fold(layer, "PE", c)
+        out_dtype = np.uint8 if 0 <= lo and hi <= 255 else np.int64  # intops.requant's
+        case = _template("requant", c, pe, bits, obits, mbits, bbits, 6, lo, hi)
+        return Kernel(case, int(np.prod(x.shape[:-1])), np.concatenate([mult, bias, shift]),
+                      [Stream(x.shape, np.dtype(out_dtype))], max(pe * bits, pe * obits, mbits, bbits))
+    if kind == "upsample":
+        n, h, w, c = x.shape
+        f = int(layer["factor"])
+        simd = _fold(layer, "SIMD", c)
+        return Kernel(_template("upsample", f, h, w, c, simd, bits, signed), n, None,
+                      same((n, h * f, w * f, c)), simd * bits)
+    if kind == "duplicate":
+        c = x.shape[-1]
+        pe = _fold(layer, "PE", c)
+        n_out = len(layer["outputs"])
+        return Kernel(_template("duplicate", n_out, c, pe, bits, signed), int(np.prod(x.shape[:-1])), None,
+                      [Stream(x.shape, x.dtype)] * n_out, pe * bits)
+    raise CsimError(f"{name}: unknown layer kind {kind!r}")
+
+
+# ---- build ---------------------------------------------------------------------------------------
+
+def generate(kernels) -> str:
+    """The testbench's main(): a table of the instantiations these kernels need."""
+    cases = sorted({k.case for k in kernels})
+    width = max([DEFAULT_AP_INT_MAX_W] + [k.width for k in kernels])
+    lines = ["// generated by codenet/hls/csim.py: the kernel instantiations of one C-simulation run"]
+    if width > DEFAULT_AP_INT_MAX_W:
+        lines.append(f"#define AP_INT_MAX_W {1 << (width - 1).bit_length()}")
+    lines += ['#include "csim_tb.hpp"', "", "static tb::Entry const CASES[] = {"]
+    lines += [f'    {{"{c}", &{c}}},' for c in cases]
+    lines += ["};", "", "int main(int argc, char **argv) {",
+              "    return tb::main(argc, argv, CASES, sizeof(CASES) / sizeof(CASES[0]));", "}", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Binary:
+    path: Path
+    compiled: bool     # False: found in the cache
+    seconds: float     # compile time (0 when cached)
+
+
+def build(kernels, verbose: bool = False) -> Binary:
+    """Compile (or find in the cache) one testbench binary holding every kernel's instantiation."""
+    reason = unavailable()
+    if reason:
+        raise CsimError(f"C simulation unavailable: {reason}")
+    ap = ap_types_dir()
+    source = generate(kernels)
+    cmd = [CXX, *FLAGS, "-isystem", str(ap), "-I", str(INCLUDE), "-I", str(TB_DIR)]
+    h = hashlib.sha256()
+    for part in (source, " ".join(FLAGS), _compiler_version()):
+        h.update(part.encode() + b"\0")
+    for path in _sources() + [ap / "ap_int.h", ap / "hls_stream.h"]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    out_dir = CACHE / h.hexdigest()
+    binary = out_dir / "tb"
+    if binary.is_file():
+        return Binary(binary, False, 0.0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # this process's own files: concurrent runs (pytest-xdist) may build the same binary
+    src, tmp = out_dir / f"tb.{os.getpid()}.cpp", out_dir / f"tb.{os.getpid()}.tmp"
+    src.write_text(source)
+    start = time.perf_counter()
+    if verbose:
+        n_cases = len({k.case for k in kernels})
+        print(f"compiling {n_cases} kernel instantiations ...", file=sys.stderr, flush=True)
+    res = subprocess.run(cmd + [str(src), "-o", str(tmp)], capture_output=True, text=True)
+    if res.returncode != 0:
+        src.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        raise CsimError(f"compile failed ({' '.join(cmd)}):\n{res.stderr[-6000:]}")
+    os.replace(src, out_dir / "tb.cpp")  # kept beside the binary, for reading
+    os.replace(tmp, binary)  # atomic: a concurrent run sees the whole binary or none
+    return Binary(binary, True, time.perf_counter() - start)
+
+
+# ---- run ---------------------------------------------------------------------------------------------
+
+def execute(binary, kernel: Kernel, inputs: list, workdir=None) -> list:
+    """Runs one kernel of a built binary on input arrays; its output arrays."""
+    path = binary.path if isinstance(binary, Binary) else Path(binary)
+    if kernel.check is not None:
+        kernel.check(inputs)
+    with tempfile.TemporaryDirectory(prefix="csim-", dir=workdir) as tmp:
+        tmp = Path(tmp)
+        args = [str(path), kernel.case, str(kernel.reps)]
+        if kernel.params is not None:
+            kernel.params.astype("<i8").tofile(tmp / "params.bin")
+            args.append(str(tmp / "params.bin"))
+        else:
+            args.append("-")
+        args.append(str(len(inputs)))
+        for i, x in enumerate(inputs):
+            np.ascontiguousarray(x, dtype="<i4").tofile(tmp / f"in{i}.bin")
+            args.append(str(tmp / f"in{i}.bin"))
+        outs = [tmp / f"out{i}.bin" for i in range(len(kernel.outputs))]
+        args += [str(len(outs))] + [str(o) for o in outs]
+        res = subprocess.run(args, capture_output=True, text=True)
+        if res.returncode != 0 or "WARNING" in res.stdout:  # hls::stream: read while empty, leftover data
+            raise CsimError(f"{kernel.case} failed (exit {res.returncode}): "
+                            f"{res.stderr.strip()} {res.stdout.strip()}")
+        results = []
+        for o, s in zip(outs, kernel.outputs):
+            data = np.fromfile(o, dtype="<i4")
+            if data.size != int(np.prod(s.shape)):
+                raise CsimError(f"{kernel.case}: {data.size} output elements, expected shape {s.shape}")
+            results.append(data.reshape(s.shape).astype(s.dtype))
+        return results
+
+
+def run_layer(layer: dict, arrays: dict, inputs: list) -> list:
+    """One layer through its compiled kernel: the output streams (a list, as host.sim.run_layer)."""
+    kernel = plan(layer, arrays, inputs)
+    return execute(build([kernel]), kernel, inputs)
+
+
+def plan_graph(graph, input_shape) -> list:
+    """Every layer's Kernel for images of `input_shape`, from the shapes alone."""
+    streams = {graph.input: Stream(tuple(input_shape), np.dtype(np.uint8))}
+    kernels = []
+    for layer in graph.layers:
+        kernel = plan(layer, graph.arrays, [streams[i] for i in layer["inputs"]])
+        streams.update(zip(layer["outputs"], kernel.outputs))
+        kernels.append(kernel)
+    return kernels
+
+
+def run_graph(graph, images, trace: bool = False, binary=None):
+    """images (N, H, W, 3) uint8 -> output accumulators int32, layer by layer through the compiled
+    kernels; mirrors host.sim.simulate (with trace, every stream)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
+    kernels = plan_graph(graph, images.shape)
+    binary = binary or build(kernels)
+    values = {graph.input: images}
+    remaining = {}
+    for layer in graph.layers:
+        for i in layer["inputs"]:
+            remaining[i] = remaining.get(i, 0) + 1
+    with tempfile.TemporaryDirectory(prefix="csim-graph-") as work:
+        for layer, kernel in zip(graph.layers, kernels):
+            outs = execute(binary, kernel, [values[i] for i in layer["inputs"]], workdir=work)
+            values.update(zip(layer["outputs"], outs))
+            if not trace:  # drop streams no later layer reads
+                for i in layer["inputs"]:
+                    remaining[i] -= 1
+                    if remaining[i] == 0 and i != graph.output:
+                        del values[i]
+    out = values[graph.output]
+    return (out, values) if trace else out
+
+
+# ---- CLI ---------------------------------------------------------------------------------------------
+
+def sample_images(size: int, n: int, seed: int = 0) -> np.ndarray:
+    """host/samples/*.jpg letterboxed to size x size, then random images up to n."""
+    from codenet.host.preprocess import letterbox_image, read_image
+
+    samples = sorted((HERE.parent / "host" / "samples").glob("*.jpg"))
+    images = [letterbox_image(read_image(p), size)[0] for p in samples[:n]]
+    rng = np.random.default_rng(seed)
+    images += [rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(n - len(images))]
+    return np.stack(images)
+
+
+def main(argv=None) -> int:
+    from codenet.host.bundle import load_bundle
+    from codenet.host.sim import simulate
+
+    ap = argparse.ArgumentParser(prog="python -m codenet.hls.csim", description=__doc__.split("\n")[0])
+    ap.add_argument("--bundle", required=True, help="bundle folder (manifest.json + graph.npz)")
+    ap.add_argument("--images", type=int, default=4, help="images: the samples, then random ones")
+    args = ap.parse_args(argv)
+    reason = unavailable()
+    if reason:
+        print(f"C simulation unavailable: {reason}", file=sys.stderr)
+        return 2
+    bundle = load_bundle(args.bundle)
+    images = sample_images(bundle.input_size, args.images)
+    kernels = plan_graph(bundle.graph, images.shape)
+    binary = build(kernels, verbose=True)
+    how = f"compiled in {binary.seconds:.1f} s" if binary.compiled else "cached"
+    print(f"{len(bundle.graph.layers)} layers, {len({k.case for k in kernels})} kernel instantiations: {how}")
+    start = time.perf_counter()
+    hw = run_graph(bundle.graph, images, binary=binary)
+    csim_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ref = simulate(bundle.graph, images)
+    sim_s = time.perf_counter() - start
+    exact = [bool(np.array_equal(hw[i], ref[i])) for i in range(len(images))]
+    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images), "
+          f"simulator {len(images) / sim_s:.2f} frames/s")
+    print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
+    return 0 if all(exact) and hw.dtype == ref.dtype and hw.shape == ref.shape else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

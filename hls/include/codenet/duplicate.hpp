@@ -1,0 +1,28 @@
+// DuplicateStreams: one stream in, NOUT identical streams out.
+#ifndef CODENET_DUPLICATE_HPP
+#define CODENET_DUPLICATE_HPP
+
+#include "common.hpp"
+
+namespace codenet {
+
+/// Copies each word to every output, one word per cycle.
+/// \tparam NOUT   output streams (2 at each decoder stage: features and the dilation branch)
+/// \tparam WIDTH  word width (PE elements)
+/// \param words   words in the stream
+template <unsigned NOUT, unsigned WIDTH>
+void duplicate_streams(hls::stream<ap_uint<WIDTH>> &in, hls::stream<ap_uint<WIDTH>> out[NOUT],
+                       unsigned words) {
+    for (unsigned i = 0; i < words; i++) {
+#pragma HLS PIPELINE II=1
+        ap_uint<WIDTH> v = in.read();
+        for (unsigned o = 0; o < NOUT; o++) {
+#pragma HLS UNROLL
+            out[o].write(v);
+        }
+    }
+}
+
+}  // namespace codenet
+
+#endif

@@ -1,0 +1,69 @@
+// MVAU: matrix-vector products, SIMD inputs x PE outputs per cycle.
+#ifndef CODENET_MVAU_HPP
+#define CODENET_MVAU_HPP
+
+#include "common.hpp"
+
+namespace codenet {
+
+/// out = in (MW) @ weight (MW x MH) for each input vector: unsigned ABITS-bit activations, signed
+/// WBITS-bit weights, int32 accumulators. Each cycle multiplies SIMD inputs by PE rows of weights;
+/// a vector takes NF*SF cycles (NF = MH/PE output words, SF = MW/SIMD input words), the input words
+/// are read during the first output fold and replayed from a buffer for the others.
+/// Weights as FINN packs them: weights[pe][nf*SF + sf] holds SIMD values, element s in bits
+/// s*WBITS.., the weight of input sf*SIMD+s to output nf*PE+pe.
+/// \tparam MW     input vector length (k*k*C for a convolution's windows)
+/// \tparam MH     outputs (output channels)
+/// \tparam SIMD   inputs per cycle (divides MW): the input stream width
+/// \tparam PE     outputs per cycle (divides MH): the output stream width and the weight memories
+/// \tparam WBITS  weight bits (4, or 8 for the first layer)
+/// \tparam ABITS  activation bits (8)
+/// \param reps    input vectors (pixels times images)
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
+void mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * ACC_BITS>> &out,
+          ap_uint<SIMD * WBITS> const weights[PE][(MW / SIMD) * (MH / PE)], unsigned reps) {
+    static_assert(MW % SIMD == 0, "SIMD must divide MW");
+    static_assert(MH % PE == 0, "PE must divide MH");
+#pragma HLS ARRAY_PARTITION variable=weights complete dim=1  // one memory per PE, all read each cycle
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE;
+    ap_uint<SIMD * ABITS> inbuf[SF];  // the current vector, replayed for output folds 1..NF-1
+    ap_int<ACC_BITS> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    unsigned nf = 0, sf = 0;
+    for (unsigned i = 0; i < reps * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+        ap_uint<SIMD * ABITS> x;
+        if (nf == 0) {
+            x = in.read();
+            inbuf[sf] = x;
+        } else {
+            x = inbuf[sf];
+        }
+        for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+            ap_uint<SIMD * WBITS> w = weights[pe][nf * SF + sf];
+            ap_int<ACC_BITS> sum = sf == 0 ? ap_int<ACC_BITS>(0) : acc[pe];
+            for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+                ap_uint<ABITS> a = lane<ABITS>(x, s);
+                ap_int<WBITS> b = lane<WBITS>(w, s);
+                sum += a * b;  // ap_int<ABITS+WBITS>: exact
+            }
+            acc[pe] = sum;
+        }
+        if (++sf == SF) {  // the PE sums are complete
+            ap_uint<PE * ACC_BITS> y;
+            for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                y((pe + 1) * ACC_BITS - 1, pe * ACC_BITS) = acc[pe];
+            }
+            out.write(y);
+            sf = 0;
+            if (++nf == NF) nf = 0;
+        }
+    }
+}
+
+}  // namespace codenet
+
+#endif

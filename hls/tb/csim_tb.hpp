@@ -1,0 +1,271 @@
+// The C-simulation testbench around the kernels (not synthesized): element files in, packed streams
+// through one kernel, element files out. codenet/hls/csim.py generates a main() with a table of the
+// run_* instantiations it needs and calls them as
+//   tb <case> <reps> <params.bin|-> <n_in> <in.bin>... <n_out> <out.bin>...
+// Streams travel as little-endian int32 elements (NHWC order), parameters as int64.
+#ifndef CODENET_CSIM_TB_HPP
+#define CODENET_CSIM_TB_HPP
+
+#include <codenet/codenet.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tb {
+
+using Elems = std::vector<int32_t>;
+
+struct Job {
+    unsigned long reps;
+    std::vector<int64_t> params;
+    std::vector<Elems> in, out;
+};
+
+struct Entry {
+    char const *name;
+    void (*run)(Job &);
+};
+
+[[noreturn]] inline void fail(std::string const &msg) { throw std::runtime_error(msg); }
+
+template <typename T>
+std::vector<T> read_file(char const *path) {
+    std::vector<T> v;
+    FILE *f = std::fopen(path, "rb");
+    if (!f) fail(std::string("cannot open ") + path);
+    std::fseek(f, 0, SEEK_END);
+    long size = std::ftell(f);
+    std::fseek(f, 0, SEEK_SET);
+    v.resize(size / sizeof(T));
+    if (std::fread(v.data(), sizeof(T), v.size(), f) != v.size()) fail(std::string("short read ") + path);
+    std::fclose(f);
+    return v;
+}
+
+inline void write_file(char const *path, Elems const &v) {
+    FILE *f = std::fopen(path, "wb");
+    if (!f || std::fwrite(v.data(), sizeof(int32_t), v.size(), f) != v.size())
+        fail(std::string("cannot write ") + path);
+    std::fclose(f);
+}
+
+inline void expect(bool ok, char const *what) {
+    if (!ok) fail(what);
+}
+
+// signed value v fits BITS bits (two's complement), or unsigned when !SIGNED
+inline bool fits(int64_t v, unsigned bits, bool is_signed) {
+    if (is_signed) return bits >= 64 || (v >= -(int64_t(1) << (bits - 1)) && v < (int64_t(1) << (bits - 1)));
+    return v >= 0 && (bits >= 63 || v < (int64_t(1) << bits));
+}
+
+/// Elements -> words of P elements, element 0 in the least significant bits.
+template <unsigned P, unsigned BITS>
+void push(hls::stream<ap_uint<P * BITS>> &s, Elems const &v, size_t expected, bool is_signed) {
+    expect(v.size() == expected, "input element count does not match the kernel's geometry");
+    for (size_t i = 0; i < v.size(); i += P) {
+        ap_uint<P * BITS> w = 0;
+        for (unsigned p = 0; p < P; p++) {
+            expect(fits(v[i + p], BITS, is_signed), "input element does not fit the stream's element width");
+            w((p + 1) * BITS - 1, p * BITS) = ap_uint<BITS>(v[i + p]);
+        }
+        s.write(w);
+    }
+}
+
+/// Words -> elements; exactly `words` words must be waiting.
+template <unsigned P, unsigned BITS, bool SIGNED>
+Elems pop(hls::stream<ap_uint<P * BITS>> &s, size_t words) {
+    expect(s.size() == words, "the kernel wrote a different number of words than its geometry says");
+    Elems v(words * P);
+    for (size_t i = 0; i < words; i++) {
+        ap_uint<P * BITS> w = s.read();
+        for (unsigned p = 0; p < P; p++) {
+            ap_uint<BITS> e = w((p + 1) * BITS - 1, p * BITS);
+            v[i * P + p] = SIGNED ? int32_t(ap_int<BITS>(e).to_int64()) : int32_t(e.to_uint64());
+        }
+    }
+    return v;
+}
+
+template <typename S>
+void drained(S &s) {
+    expect(s.empty(), "the kernel left input words unread");
+}
+
+template <unsigned H, unsigned W, unsigned T, unsigned L, unsigned B, unsigned R, unsigned C, unsigned SIMD,
+          unsigned BITS, bool SIGNED>
+void run_pad(Job &j) {
+    hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
+    push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
+    codenet::fm_padding<H, W, T, L, B, R, C, SIMD, BITS>(in, out, j.reps);
+    drained(in);
+    j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * (T + H + B) * (L + W + R) * C / SIMD));
+}
+
+template <unsigned K, unsigned S, unsigned D, unsigned H, unsigned W, unsigned C, unsigned SIMD,
+          unsigned BITS, bool SIGNED>
+void run_window(Job &j) {
+    constexpr unsigned SPAN = D * (K - 1) + 1, HO = (H - SPAN) / S + 1, WO = (W - SPAN) / S + 1;
+    hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
+    push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
+    codenet::sliding_window<K, S, D, H, W, C, SIMD, BITS>(in, out, j.reps);
+    drained(in);
+    j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * HO * WO * K * K * C / SIMD));
+}
+
+template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned SIMD, unsigned BITS, unsigned DBITS,
+          bool SIGNED>
+void run_deformable_window(Job &j) {
+    hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
+    hls::stream<ap_uint<DBITS>> dil("dilation");
+    push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
+    for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
+    push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
+    codenet::deformable_window<BOUND, H, W, C, SIMD, BITS, DBITS>(in, dil, out, j.reps);
+    drained(in);
+    drained(dil);
+    j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * H * W * 9 * C / SIMD));
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
+void run_mvau(Job &j) {
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE;
+    static ap_uint<SIMD * WBITS> weights[PE][SF * NF];  // params: weight (MW, MH), row-major
+    expect(j.params.size() == size_t(MW) * MH, "weight size does not match MW x MH");
+    for (unsigned nf = 0; nf < NF; nf++)
+        for (unsigned sf = 0; sf < SF; sf++)
+            for (unsigned pe = 0; pe < PE; pe++)
+                for (unsigned s = 0; s < SIMD; s++) {
+                    int64_t w = j.params[size_t(sf * SIMD + s) * MH + nf * PE + pe];
+                    expect(fits(w, WBITS, true), "weight does not fit WBITS");
+                    weights[pe][nf * SF + sf]((s + 1) * WBITS - 1, s * WBITS) = ap_uint<WBITS>(w);
+                }
+    hls::stream<ap_uint<SIMD * ABITS>> in("in");
+    hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
+    push<SIMD, ABITS>(in, j.in[0], j.reps * MW, false);
+    codenet::mvau<MW, MH, SIMD, PE, WBITS, ABITS>(in, out, weights, j.reps);
+    drained(in);
+    j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * NF));
+}
+
+/// params: weight (C, 1, K, K), row-major -> the VVAU's words, weights[t*CF + cf] lane pe
+template <unsigned K, unsigned C, unsigned PE, unsigned WBITS>
+ap_uint<PE * WBITS> const *vvau_weights(std::vector<int64_t> const &params) {
+    constexpr unsigned CF = C / PE, TAPS = K * K;
+    static ap_uint<PE * WBITS> weights[TAPS * CF];
+    expect(params.size() == size_t(C) * TAPS, "weight size does not match C x K x K");
+    for (unsigned t = 0; t < TAPS; t++)
+        for (unsigned cf = 0; cf < CF; cf++)
+            for (unsigned pe = 0; pe < PE; pe++) {
+                int64_t w = params[size_t(cf * PE + pe) * TAPS + t];
+                expect(fits(w, WBITS, true), "weight does not fit WBITS");
+                weights[t * CF + cf]((pe + 1) * WBITS - 1, pe * WBITS) = ap_uint<WBITS>(w);
+            }
+    return weights;
+}
+
+template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
+void run_vvau(Job &j) {
+    hls::stream<ap_uint<PE * ABITS>> in("in");
+    hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
+    ap_uint<PE * WBITS> const *weights = vvau_weights<K, C, PE, WBITS>(j.params);
+    push<PE, ABITS>(in, j.in[0], j.reps * K * K * C, false);
+    codenet::vvau<K, C, PE, WBITS, ABITS>(in, out, weights, j.reps);
+    drained(in);
+    j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * (C / PE)));
+}
+
+// the deformable_window + VVAU dataflow region; reps: images
+template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS,
+          unsigned DBITS>
+void run_deformable_dw(Job &j) {
+    hls::stream<ap_uint<PE * ABITS>> in("in");
+    hls::stream<ap_uint<DBITS>> dil("dilation");
+    hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
+    ap_uint<PE * WBITS> const *weights = vvau_weights<3, C, PE, WBITS>(j.params);
+    push<PE, ABITS>(in, j.in[0], j.reps * H * W * C, false);
+    for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
+    push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
+    codenet::deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, weights, j.reps);
+    drained(in);
+    drained(dil);
+    j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * H * W * (C / PE)));
+}
+
+template <unsigned C, unsigned PE, unsigned IBITS, unsigned OBITS, unsigned MBITS, unsigned BBITS,
+          unsigned SBITS, int LO, int HI>
+void run_requant(Job &j) {
+    constexpr unsigned CF = C / PE;
+    static ap_int<MBITS> mult[PE][CF];  // params: mult (C), bias (C), shift (C)
+    static ap_int<BBITS> bias[PE][CF];
+    static ap_uint<SBITS> shift[PE][CF];
+    expect(j.params.size() == 3 * size_t(C), "requant parameters: mult, bias and shift of C channels each");
+    for (unsigned c = 0; c < C; c++) {
+        int64_t m = j.params[c], b = j.params[C + c], s = j.params[2 * C + c];
+        expect(fits(m, MBITS, true) && fits(b, BBITS, true) && fits(s, SBITS, false),
+               "requant parameter too wide");
+        mult[c % PE][c / PE] = m;
+        bias[c % PE][c / PE] = b;
+        shift[c % PE][c / PE] = s;
+    }
+    hls::stream<ap_uint<PE * IBITS>> in("in");
+    hls::stream<ap_uint<PE * OBITS>> out("out");
+    push<PE, IBITS>(in, j.in[0], j.reps * C, true);
+    codenet::dyadic_requant<C, PE, IBITS, OBITS, MBITS, BBITS, SBITS, LO, HI>(in, out, mult, bias, shift,
+                                                                             j.reps);
+    drained(in);
+    j.out.push_back(pop<PE, OBITS, (LO < 0)>(out, j.reps * CF));
+}
+
+template <unsigned F, unsigned H, unsigned W, unsigned C, unsigned SIMD, unsigned BITS, bool SIGNED>
+void run_upsample(Job &j) {
+    hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
+    push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
+    codenet::upsample_nearest<F, H, W, C, SIMD, BITS>(in, out, j.reps);
+    drained(in);
+    j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * H * F * W * F * C / SIMD));
+}
+
+template <unsigned NOUT, unsigned C, unsigned PE, unsigned BITS, bool SIGNED>
+void run_duplicate(Job &j) {  // reps: pixels
+    hls::stream<ap_uint<PE * BITS>> in("in"), out[NOUT];
+    push<PE, BITS>(in, j.in[0], j.reps * C, SIGNED);
+    codenet::duplicate_streams<NOUT, PE * BITS>(in, out, j.reps * (C / PE));
+    drained(in);
+    for (unsigned o = 0; o < NOUT; o++) j.out.push_back(pop<PE, BITS, SIGNED>(out[o], j.reps * (C / PE)));
+}
+
+inline int main(int argc, char **argv, Entry const *cases, size_t n_cases) {
+    try {
+        expect(argc >= 5, "usage: tb <case> <reps> <params.bin|-> <n_in> <in.bin>... <n_out> <out.bin>...");
+        Entry const *entry = nullptr;
+        for (size_t i = 0; i < n_cases; i++)
+            if (std::strcmp(cases[i].name, argv[1]) == 0) entry = &cases[i];
+        if (!entry) fail(std::string("no case ") + argv[1] + " in this binary");
+        Job job;
+        job.reps = std::strtoul(argv[2], nullptr, 10);
+        if (std::strcmp(argv[3], "-") != 0) job.params = read_file<int64_t>(argv[3]);
+        int a = 4, n_in = std::atoi(argv[a++]);
+        expect(argc >= a + n_in + 1, "missing input files");
+        for (int i = 0; i < n_in; i++) job.in.push_back(read_file<int32_t>(argv[a++]));
+        int n_out = std::atoi(argv[a++]);
+        expect(argc == a + n_out, "output file count");
+        entry->run(job);
+        expect(int(job.out.size()) == n_out, "output stream count");
+        for (int i = 0; i < n_out; i++) write_file(argv[a + i], job.out[i]);
+    } catch (std::exception const &e) {
+        std::fprintf(stderr, "csim error: %s\n", e.what());
+        return 2;
+    }
+    return 0;
+}
+
+}  // namespace tb
+
+#endif

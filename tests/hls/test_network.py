@@ -1,0 +1,85 @@
+"""The whole codenet-tiny network, every layer through its C-simulated HLS kernel, equals the bit-exact
+simulator (host.sim) at every stream. The bundle is built as tests/overlay/test_export_chain.py builds
+its chain: codenet-tiny, quantized on synthetic images, dilations spread over 1..D, exported to QONNX
+and through the FINN flow."""
+
+import numpy as np
+import pytest
+
+from codenet.hls import csim
+
+pytestmark = pytest.mark.skipif(csim.unavailable() is not None, reason=f"C simulation: {csim.unavailable()}")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("brevitas")
+    pytest.importorskip("finn")
+    from codenet.host.bundle import load_bundle
+    from codenet.model.config import load_config
+    from codenet.model.data.synthetic import SyntheticDetection
+    from codenet.model.export import export_qonnx_model, model_card
+    from codenet.model.network import CoDeNet
+    from codenet.overlay.build import build_bundle
+
+    out = tmp_path_factory.mktemp("hls_chain")
+    cfg, _ = load_config("codenet-tiny")
+    torch.manual_seed(0)
+    model = CoDeNet(cfg)
+    scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
+    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
+    model.quantize(calib).eval()
+    with torch.no_grad():  # spread the dilation predictions over 1..D so every dilation is exercised
+        for st in model.neck:
+            st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
+            st.offset.conv.bias.fill_(2.5)
+    qonnx = export_qonnx_model(model, out / "model.onnx")
+    build_bundle(qonnx, model_card(model, scenes.classes), out / "bundle")
+    return load_bundle(out / "bundle")
+
+
+def inputs(size, every: bool = False):
+    """NHWC uint8: the export chain test's inputs, all of them or 8 of all sorts and 2 letterboxed samples."""
+    from tests.overlay.test_export_chain import chain_inputs
+
+    xs = chain_inputs(size).transpose(0, 2, 3, 1).astype(np.uint8)
+    if every:
+        return xs
+    pick = [0, 1, 40, 41, 80, 81, 82, 84]  # random, synthetic scenes, all 0, all 255, checkers, saturating
+    return np.concatenate([csim.sample_images(size, 2), xs[pick]])
+
+
+def test_tiny_network_equals_simulator_at_every_stream(tiny):
+    from codenet.host.sim import simulate
+
+    graph = tiny.graph
+    kinds = {"pad", "window", "mvau", "vvau", "requant", "deformable_window", "upsample", "duplicate"}
+    assert {lay["kind"] for lay in graph.layers} == kinds
+    x = inputs(tiny.input_size)
+    out, streams = csim.run_graph(graph, x, trace=True)
+    ref, ref_streams = simulate(graph, x, trace=True)
+    assert out.dtype == np.int32 and out.shape == ref.shape
+    assert np.array_equal(out, ref)
+    assert streams.keys() == ref_streams.keys()
+    for name, expected in ref_streams.items():
+        assert streams[name].dtype == expected.dtype, name
+        assert np.array_equal(streams[name], expected), name
+    dilations = [ref_streams[lay["inputs"][1]] for lay in graph.layers if lay["kind"] == "deformable_window"]
+    assert set(np.unique(np.concatenate([d.ravel() for d in dilations]))) == {1, 2, 3, 4}
+
+
+def test_cli_reports_exact(tiny, capsys):
+    assert csim.main(["--bundle", str(tiny.path), "--images", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "exact 3/3, mismatch 0" in out and "frames/s" in out
+
+
+@pytest.mark.slow
+def test_tiny_network_equals_simulator_on_the_chain_inputs(tiny):
+    """All the export chain test's inputs."""
+    from codenet.host.sim import simulate
+
+    x = inputs(tiny.input_size, every=True)
+    assert len(x) >= 100
+    assert np.array_equal(csim.run_graph(tiny.graph, x), simulate(tiny.graph, x))
