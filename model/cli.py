@@ -53,9 +53,11 @@ def run_export(args):
     from codenet.model.export import export
 
     from codenet.overlay.build import build_bundle
+    from codenet.overlay.folding import load_folding
 
+    folding = load_folding(args.folding) if args.folding else None
     card = export(args.model or DEFAULT_MODEL, args.out)
-    manifest = build_bundle(Path(args.out) / "model.onnx", card, Path(args.out) / "bundle")
+    manifest = build_bundle(Path(args.out) / "model.onnx", card, Path(args.out) / "bundle", folding)
     print(f"{args.out}/model.onnx ({card['name']}, {len(card['classes'])} classes) -> bundle "
           f"{args.out}/bundle ({len(manifest['layers'])} layers)")
 

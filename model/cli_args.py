@@ -37,3 +37,4 @@ def add_export_args(p):
     p.add_argument("--model", help="a trained W4A8 model file (default: the shipped codenet-s)")
     p.add_argument("--out", default="build/export", help="folder for model.onnx, model_card.json, "
                    "the FINN graphs and bundle/ (default: build/export)")
+    p.add_argument("--folding", help="folding JSON: per-layer PE/SIMD (FINN's format)")

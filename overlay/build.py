@@ -1,17 +1,26 @@
-"""QONNX + model card -> bundle, through the FINN flow (codenet.overlay.flow)."""
+"""QONNX + model card -> bundle: our FINN step list, each step's graph saved beside the QONNX file."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from codenet.host.io import write_json_atomic
 from codenet.overlay.bundle import write_bundle
 from codenet.overlay.flow import streamline, to_hw_layers
+from codenet.overlay.folding import apply_folding
+
+#: (name of the saved graph, step): QONNX -> FINN integer graph -> FINN HW layers -> folded
+STEPS = (("streamlined", streamline), ("hw_layers", to_hw_layers), ("folded", apply_folding))
 
 
-def build_bundle(qonnx_path, card: dict, bundle_dir) -> dict:
-    """Saves the FINN graphs beside the QONNX file (streamlined.onnx, hw_layers.onnx)."""
-    model = streamline(qonnx_path)
-    model.save(str(Path(qonnx_path).with_name("streamlined.onnx")))
-    hw = to_hw_layers(model)
-    hw.save(str(Path(qonnx_path).with_name("hw_layers.onnx")))
-    return write_bundle(hw, card, bundle_dir)
+def build_bundle(qonnx_path, card: dict, bundle_dir, folding: dict | None = None) -> dict:
+    out = Path(qonnx_path).parent
+    model, seconds = str(qonnx_path), {}
+    for name, step in STEPS:
+        t = time.perf_counter()
+        model = step(model, folding) if step is apply_folding else step(model)
+        seconds[name] = round(time.perf_counter() - t, 2)
+        model.save(str(out / f"{name}.onnx"))
+    write_json_atomic(seconds, out / "time_per_step.json")
+    return write_bundle(model, card, bundle_dir)

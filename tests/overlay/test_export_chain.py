@@ -52,7 +52,7 @@ def chain(tmp_path_factory):
     build_bundle(qonnx, card, out / "bundle")
     x = chain_inputs(cfg.input_size)
     return {"model": model, "qonnx": ModelWrapper(str(qonnx)), "finn": streamline(qonnx), "x": x,
-            "hw": ModelWrapper(str(out / "hw_layers.onnx")), "bundle": out / "bundle"}
+            "hw": ModelWrapper(str(out / "folded.onnx")), "bundle": out / "bundle"}
 
 
 def test_enough_inputs(chain):
@@ -116,3 +116,18 @@ def test_detections_identical(chain):
         assert np.array_equal(b, tb) and np.array_equal(s, ts) and np.array_equal(lab, tl)
         total += len(s)
     assert total > 0  # the comparison saw detections
+
+
+def test_folding_is_applied_and_checked(chain, tmp_path):
+    from codenet.host.errors import CodenetError
+    from codenet.overlay.folding import apply_folding
+
+    mvau = next(n for n in chain["hw"].graph.node if n.op_type == "MVAU")
+    folded = apply_folding(chain["hw"], {mvau.name: {"PE": 2, "SIMD": 1}})
+    from qonnx.custom_op.registry import getCustomOp
+
+    assert getCustomOp(next(n for n in folded.graph.node if n.name == mvau.name)).get_nodeattr("PE") == 2
+    with pytest.raises(CodenetError, match="does not divide"):
+        apply_folding(chain["hw"], {mvau.name: {"PE": 7}})
+    with pytest.raises(CodenetError, match="does not have"):
+        apply_folding(chain["hw"], {"NoSuchLayer_0": {"PE": 2}})
