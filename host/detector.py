@@ -20,9 +20,15 @@ class Detector:
     def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100):
         if backend not in BACKENDS:
             raise CodenetError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-        if backend != "sim":
-            raise CodenetError(f"the {backend!r} backend is not in this version yet; use --backend sim")
+        if backend == "pynq":
+            raise CodenetError("the 'pynq' backend is not in this version yet; use --backend sim or csim")
         self.bundle = load_bundle(bundle)
+        if backend == "csim":
+            from codenet.hls import csim  # dev only: g++ and the ap_types headers of the hls4ml wheel
+
+            missing = csim.unavailable()
+            if missing:
+                raise CodenetError(f"the csim backend needs {missing}")
         self.backend = backend
         self.score_threshold, self.top_k = score_threshold, top_k
         out = self.bundle.manifest["output"]
@@ -39,6 +45,10 @@ class Detector:
 
     def run_graph(self, batch: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 -> (N, S/4, S/4, C+4) int32 accumulators."""
+        if self.backend == "csim":
+            from codenet.hls.csim import run_graph
+
+            return run_graph(self.bundle.graph, batch)
         from codenet.host.sim import simulate
 
         return simulate(self.bundle.graph, batch)

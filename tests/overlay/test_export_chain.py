@@ -131,3 +131,15 @@ def test_folding_is_applied_and_checked(chain, tmp_path):
         apply_folding(chain["hw"], {mvau.name: {"PE": 7}})
     with pytest.raises(CodenetError, match="does not have"):
         apply_folding(chain["hw"], {"NoSuchLayer_0": {"PE": 2}})
+
+
+def test_csim_backend_detections_equal_sim(chain):
+    from codenet.hls import csim
+
+    if csim.unavailable():
+        pytest.skip(csim.unavailable())
+    images = [im.transpose(1, 2, 0).astype(np.uint8) for im in chain["x"][40:43]]
+    sim, hls = Detector(chain["bundle"], score_threshold=0.05), Detector(chain["bundle"], "csim", score_threshold=0.05)
+    for image in images:
+        for a, b in zip(sim(image), hls(image)):
+            assert np.array_equal(a, b)
