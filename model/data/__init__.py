@@ -4,16 +4,33 @@ from __future__ import annotations
 
 from codenet.host.errors import CodenetError
 
-DATA_HELP = "synthetic | voc:<root> | coco:<images dir>:<annotations json>"
+DATA_HELP = "synthetic | synthetic-objects | voc:<root> | coco:<images dir>:<annotations json>"
+
+
+class ClassAgnostic:
+    """A data set with every label mapped to one class, "object": for localization-only studies."""
+
+    classes = ["object"]
+
+    def __init__(self, dataset):
+        self.dataset, self.name = dataset, f"{dataset.name}-objects"
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        image, boxes, labels = self.dataset[i]
+        return image, boxes, labels * 0
 
 
 def open_dataset(spec: str, split: str, n: int = 0, size: int = 256, seed: int = 0, classes=None):
     """A data set from a spec string (see DATA_HELP); `n` and `seed` apply to the synthetic set."""
     kind, _, rest = spec.partition(":")
-    if kind == "synthetic":
+    if kind in ("synthetic", "synthetic-objects"):
         from codenet.model.data.synthetic import SyntheticDetection
 
-        return SyntheticDetection(n, size=size, seed=seed, split=split)
+        data = SyntheticDetection(n, size=size, seed=seed, split=split)
+        return ClassAgnostic(data) if kind == "synthetic-objects" else data
     if kind == "voc" and rest:
         from codenet.model.data.voc import VOCDetection
 
