@@ -52,7 +52,7 @@ def report(rows, budget) -> str:
         return "n/a" if m is None else f"{m['AP50']:.1f}"
 
     lines = [
-        "| decoder variant | float AP50 | float, d rounded | W4A8 AP50 | W4A8 mAP | params | MACs | weights at 4 bit |",
+        "| decoder variant | float AP50 | float, d rounded | W4A8 AP50 | W4A8 mAP | params | MACs | weight bytes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

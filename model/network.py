@@ -160,6 +160,11 @@ def split_output(out: torch.Tensor, num_classes: int):
 
 def count(model: CoDeNet) -> dict:
     """Parameters, MACs per frame (one dilation per deformable tap, as the hardware computes it), weight bytes."""
+    if model.cfg.deform == "bilinear":  # same layers; count them as the hardware runs them
+        import copy
+
+        model = copy.deepcopy(model)
+        model.set_deform("bounded")
     macs = 0
     weight_bits = 0
     params = sum(p.numel() for p in model.parameters())
