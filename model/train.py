@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass

@@ -7,7 +7,6 @@ Writes build/bench.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time

@@ -1,7 +1,5 @@
-"""The whole codenet-tiny network, every layer through its C-simulated HLS kernel, equals the bit-exact
-simulator (host.sim) at every stream. The bundle is built as tests/overlay/test_export_chain.py builds
-its chain: codenet-tiny, quantized on synthetic images, dilations spread over 1..D, exported to QONNX
-and through the FINN flow."""
+"""The whole codenet-tiny network (the shared tiny_chain fixture), every layer through its C-simulated
+HLS kernel, equals the bit-exact simulator (host.sim) at every stream."""
 
 import numpy as np
 import pytest
@@ -12,31 +10,10 @@ pytestmark = pytest.mark.skipif(csim.unavailable() is not None, reason=f"C simul
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("brevitas")
-    pytest.importorskip("finn")
+def tiny(tiny_bundle):
     from codenet.host.bundle import load_bundle
-    from codenet.model.config import load_config
-    from codenet.model.data.synthetic import SyntheticDetection
-    from codenet.model.export import export_qonnx_model, model_card
-    from codenet.model.network import CoDeNet
-    from codenet.overlay.build import build_bundle
 
-    out = tmp_path_factory.mktemp("hls_chain")
-    cfg, _ = load_config("codenet-tiny")
-    torch.manual_seed(0)
-    model = CoDeNet(cfg)
-    scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
-    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
-    model.quantize(calib).eval()
-    with torch.no_grad():  # spread the dilation predictions over 1..D so every dilation is exercised
-        for st in model.neck:
-            st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
-            st.offset.conv.bias.fill_(2.5)
-    qonnx = export_qonnx_model(model, out / "model.onnx")
-    build_bundle(qonnx, model_card(model, scenes.classes), out / "bundle")
-    return load_bundle(out / "bundle")
+    return load_bundle(tiny_bundle)
 
 
 def inputs(size, every: bool = False):

@@ -10,12 +10,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from codenet.host.bundle import load_bundle
 from codenet.host.detector import Detector
 from codenet.host.sim import simulate
-from codenet.model.config import load_config
 from codenet.model.data.synthetic import SyntheticDetection
-from codenet.model.export import export_qonnx_model, model_card
-from codenet.model.network import CoDeNet
 from codenet.model.predict import predict
-from codenet.overlay.build import build_bundle
 from codenet.overlay.execute import execute
 from codenet.overlay.flow import streamline
 
@@ -35,24 +31,11 @@ def chain_inputs(size, n_random=40, n_scenes=40, seed=0):
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    out = tmp_path_factory.mktemp("chain")
-    cfg, _ = load_config("codenet-tiny")
-    torch.manual_seed(0)
-    model = CoDeNet(cfg)
-    scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
-    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
-    model.quantize(calib).eval()
-    with torch.no_grad():  # spread the dilation predictions over 1..D so every dilation is exercised
-        for st in model.neck:
-            st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
-            st.offset.conv.bias.fill_(2.5)
-    qonnx = export_qonnx_model(model, out / "model.onnx")
-    card = model_card(model, scenes.classes)
-    build_bundle(qonnx, card, out / "bundle")
-    x = chain_inputs(cfg.input_size)
-    return {"model": model, "qonnx": ModelWrapper(str(qonnx)), "finn": streamline(qonnx), "x": x,
-            "hw": ModelWrapper(str(out / "folded.onnx")), "bundle": out / "bundle"}
+def chain(tiny_chain):
+    qonnx = tiny_chain["qonnx"]
+    x = chain_inputs(tiny_chain["model"].cfg.input_size)
+    return {"model": tiny_chain["model"], "qonnx": ModelWrapper(str(qonnx)), "finn": streamline(qonnx), "x": x,
+            "hw": ModelWrapper(str(tiny_chain["folded"])), "bundle": tiny_chain["bundle"]}
 
 
 def test_enough_inputs(chain):

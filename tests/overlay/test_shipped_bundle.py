@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
 from codenet.host.detector import Detector

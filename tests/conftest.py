@@ -1,0 +1,41 @@
+"""Shared fixtures: the codenet-tiny chain (model, QONNX, FINN graphs, bundle), built once a session."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_chain(tmp_path_factory):
+    """codenet-tiny quantized on synthetic images, dilations spread over 1..D so every dilation is
+    exercised, exported to QONNX and through the FINN flow into a bundle. Returns a dict with the
+    model, classes and the paths: qonnx, folded (HW-layer graph), bundle."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("brevitas")
+    pytest.importorskip("finn")
+    from codenet.model.config import load_config
+    from codenet.model.data.synthetic import SyntheticDetection
+    from codenet.model.export import export_qonnx_model, model_card
+    from codenet.model.network import CoDeNet
+    from codenet.overlay.build import build_bundle
+
+    out = tmp_path_factory.mktemp("tiny_chain")
+    cfg, _ = load_config("codenet-tiny")
+    torch.manual_seed(0)
+    model = CoDeNet(cfg)
+    scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
+    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
+    model.quantize(calib).eval()
+    with torch.no_grad():
+        for st in model.neck:
+            st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
+            st.offset.conv.bias.fill_(2.5)
+    qonnx = export_qonnx_model(model, out / "model.onnx")
+    build_bundle(qonnx, model_card(model, scenes.classes), out / "bundle")
+    return {"model": model, "classes": scenes.classes, "qonnx": qonnx, "folded": out / "folded.onnx",
+            "bundle": out / "bundle"}
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_chain):
+    """The path of the codenet-tiny bundle (manifest.json + graph.npz); copy it before changing it."""
+    return tiny_chain["bundle"]
