@@ -25,8 +25,8 @@ VARIANTS = {
 # class-agnostic synthetic set, so that each variant learns to localize within minutes on one CPU
 # core: what the decoder's sampling changes is localization. Identical data, epochs and seed.
 INPUT_SIZE = 128
-BUDGET = {"data": "synthetic-objects", "train_images": 3000, "val_images": 300, "val_split": "test",
-          "float_epochs": 6, "qat_epochs": 2, "workers": 0, "threads": 1, "eval_float": True}
+BUDGET = {"data": "synthetic-objects", "train_images": 2000, "val_images": 300, "val_split": "test",
+          "float_epochs": 5, "qat_epochs": 1, "workers": 0, "threads": 1, "eval_float": True}
 
 
 def run_variant(kind: str, out: Path, progress: bool) -> dict:
