@@ -24,6 +24,8 @@ def run_train(args):
         cfg = dataclasses.replace(cfg, deform=args.deform).validate()
     trainer = Trainer(cfg, settings, args.out, progress=not args.no_progress)
     path = trainer.run(resume=args.resume)
+    if not trainer.world.main:
+        return
     print(json.dumps({"model": str(path), **json.loads((Path(args.out) / "metrics.json").read_text())
                       } if (Path(args.out) / "metrics.json").exists() else {"model": str(path)}))
 

@@ -25,6 +25,7 @@ from codenet.model import checkpoint
 from codenet.model.config import ModelConfig, reject_unknown_keys
 from codenet.model.data import open_dataset
 from codenet.model.data.augment import augment, letterbox
+from codenet.model.distributed import World
 from codenet.model.loss import centernet_loss
 from codenet.model.network import CoDeNet, split_output
 from codenet.model.targets import centernet_targets
@@ -115,7 +116,9 @@ def calibration_images(dataset, cfg, n):
 
 class Trainer:
     def __init__(self, cfg: ModelConfig, settings: TrainSettings, out_dir, progress: bool = True):
-        self.cfg, self.s, self.out, self.progress = cfg, settings, Path(out_dir), progress
+        self.world = World()
+        self.cfg, self.s, self.out = cfg, settings, Path(out_dir)
+        self.progress = progress and self.world.main
         self.ckpt_path = self.out / "checkpoint.pt"
         self.train_set = open_dataset(settings.data, "train", settings.train_images, cfg.input_size, settings.seed)
         if len(self.train_set) == 0:
@@ -126,7 +129,7 @@ class Trainer:
         if settings.threads:
             torch.set_num_threads(settings.threads)
         torch.manual_seed(settings.seed)
-        self.device = pick_device(settings.device)
+        self.device = self.world.device(pick_device(settings.device))
         self.model = CoDeNet(cfg).to(self.device)
         self.teacher = None
         self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)
@@ -141,7 +144,8 @@ class Trainer:
                 "deform": self.model.cfg.deform, "log": checkpoint.plain(self.rows)}
 
     def save(self):
-        checkpoint.save_atomic(self.state(), self.ckpt_path)
+        if self.world.main:
+            checkpoint.save_atomic(self.state(), self.ckpt_path)
 
     def restore(self):
         st = checkpoint.load(self.ckpt_path, checkpoint.CHECKPOINT_FORMAT)
@@ -166,14 +170,16 @@ class Trainer:
     # ---- the loop ---------------------------------------------------------------------------------
     def start_qat(self):
         """Float -> W4A8: a bilinear model is rounded first (CoDeNet's way), scales are calibrated."""
+        self.world.broadcast_state(self.model)
         if self.s.distill > 0:
             self.teacher = copy.deepcopy(self.model).eval()
         float_metrics = {}
-        if self.s.eval_float:
+        evaluate = self.s.eval_float and self.world.main
+        if evaluate:
             float_metrics["float"] = self.validate()
         if self.model.cfg.deform == "bilinear":
             self.model.set_deform("bounded")
-            if self.s.eval_float:
+            if evaluate:
                 float_metrics["float_rounded"] = self.validate()
         if float_metrics:
             write_json_atomic(float_metrics, self.out / "float_metrics.json")
@@ -188,7 +194,7 @@ class Trainer:
             raise CodenetError(f"{self.ckpt_path} exists: pass --resume to continue it, or choose another --out")
         self.out.mkdir(parents=True, exist_ok=True)
         total = self.s.float_epochs + self.s.qat_epochs
-        steps_per_epoch = math.ceil(len(self.train_set) / self.s.batch_size)
+        steps_per_epoch = math.ceil(len(self.train_set) / self.s.batch_size) // self.world.size
         done = 0
         try:
             while self.epoch < total:
@@ -201,6 +207,7 @@ class Trainer:
                     return self.ckpt_path
                 self.rows.append(row)
                 self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                self.world.check_in_sync(self.model)
                 self.save()
                 self.write_logs()
         except KeyboardInterrupt:
@@ -214,7 +221,7 @@ class Trainer:
         phase_epoch = self.epoch - (self.s.float_epochs if quant else 0)
         base_lr = self.s.qat_lr if quant else self.s.lr
         order = np.random.default_rng([self.s.seed, self.epoch, 7]).permutation(len(self.train_set))
-        batches = [order[i:i + self.s.batch_size] for i in range(0, len(order), self.s.batch_size)]
+        batches = self.world.share([order[i:i + self.s.batch_size] for i in range(0, len(order), self.s.batch_size)])
         items = TrainItems(self.train_set, self.cfg, self.s.seed, self.epoch, self.s.augment)
         loader = torch.utils.data.DataLoader(items, batch_sampler=batches[self.step_in_epoch:],
                                              num_workers=self.s.workers)
@@ -230,6 +237,7 @@ class Trainer:
             loss, parts = self.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            self.world.average_gradients(self.model)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
             self.optimizer.step()
             self.step_in_epoch += 1
@@ -265,6 +273,8 @@ class Trainer:
         return total, parts
 
     def write_logs(self):
+        if not self.world.main:
+            return
         write_json_atomic(self.rows, self.out / "log.json")
         keys = sorted({k for r in self.rows for k in r}, key=lambda k: (k not in ("epoch", "phase"), k))
         tmp = self.out / ".log.csv.tmp"
@@ -283,11 +293,14 @@ class Trainer:
         return {k: v for k, v in metrics.items() if k not in ("pr_curves",)}
 
     def finish(self) -> Path:
-        metrics = self.validate(self.out)
-        meta = {"settings": dataclasses.asdict(self.s), "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")},
-                "epochs": len(self.rows), "torch": torch.__version__}
         path = self.out / "model.pt"
-        checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
+        if self.world.main:
+            metrics = self.validate(self.out)
+            meta = {"settings": dataclasses.asdict(self.s), "epochs": len(self.rows), "torch": torch.__version__,
+                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")}, "processes": self.world.size}
+            checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
+        self.world.barrier()
+        self.world.close()
         return path
 
 
