@@ -14,6 +14,12 @@ def _read(path):
     return json.loads(Path(path).read_text())
 
 
+def model_meta(path) -> dict:
+    from codenet.model.checkpoint import MODEL_FORMAT, load
+
+    return load(path, MODEL_FORMAT).get("meta", {})
+
+
 def default_section(run: Path) -> str:
     from codenet.model.config import ModelConfig
     from codenet.model.network import CoDeNet, count
@@ -28,6 +34,9 @@ def default_section(run: Path) -> str:
     settings = state["settings"]
     sizes = count(CoDeNet(cfg))
     seconds = sum(r["seconds"] for r in log)
+    meta = model_meta(run / "model.pt")
+    where = (f"{meta['device']} ({meta['threads']} threads, {meta.get('processes', 1)} process(es))"
+             if "device" in meta else "the CPU")
     rows = ["| model | AP50 | mAP@[.5:.95] | AP75 | VOC AP50 |", "|---|---|---|---|---|"]
     for name, m in (("float", floats), ("W4A8 (QAT, hardware integers)", quant)):
         rows.append(f"| {name} | {m['AP50']:.1f} | {m['mAP']:.1f} | {m['AP75']:.1f} | {m['VOC_AP50']:.1f} |")
@@ -51,7 +60,7 @@ def default_section(run: Path) -> str:
         f"{settings['train_images']} training images, {settings['float_epochs']} float epochs (AdamW, lr "
         f"{settings['lr']}, cosine) then {settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}, BN "
         f"frozen and folded into the integer requantization), batch {settings['batch_size']}, seed "
-        f"{settings['seed']}; {seconds / 60:.0f} minutes on one CPU core. Precision-recall curves: "
+        f"{settings['seed']}; {seconds / 60:.0f} minutes of training steps on {where}. Precision-recall curves: "
         f"`runs/codenet-s/pr.png` after `make train`.",
     ])
 

@@ -297,7 +297,8 @@ class Trainer:
         if self.world.main:
             metrics = self.validate(self.out)
             meta = {"settings": dataclasses.asdict(self.s), "epochs": len(self.rows), "torch": torch.__version__,
-                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")}, "processes": self.world.size}
+                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")}, "processes": self.world.size,
+                    "device": str(self.device), "threads": torch.get_num_threads()}
             checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
         self.world.barrier()
         self.world.close()
