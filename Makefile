@@ -11,7 +11,7 @@ NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 DEMO_VENV := .venv-demo
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all demo bundle csim bench train ablation report info clean
+.PHONY: help test test-all demo bundle csim bench estimate overlay train ablation report info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,12 @@ csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS ker
 
 bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
 	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json
+
+estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, estimate LUT/BRAM/DSP/fps -> overlay/estimate.md
+	$(PY) -m codenet.overlay.estimate --out build/estimate --report overlay/estimate.md --plot overlay/estimate.png
+
+overlay: $(VENV)/.installed  ## the FINN build to .bit/.hwh in build/overlay/bundle (needs Vivado + Vitis HLS)
+	$(PY) -m codenet.overlay.synth --out build/overlay
 
 train: $(VENV)/.installed  ## train the default model (codenet-s) and install it as the shipped one
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)

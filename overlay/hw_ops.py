@@ -1,8 +1,10 @@
 """Our FINN HW layers (HWCustomOp): the requantization and the bounded deformable window generator.
 
 Streams are NHWC with channels folded by PE/SIMD, as FINN's own layers. Python execution uses
-host.intops, the simulator's integers. The domain is this module's path, so FINN's worker processes
-find the ops by importing it (no registration step).
+host.intops, the simulator's integers. The estimators (get_exp_cycles, lut/bram/dsp_estimation) are
+overlay/costs.py's models of our HLS kernels (hls/include/codenet/requant.hpp,
+deformable_window.hpp). The domain is this module's path, so FINN's worker processes find the ops by
+importing it (no registration step).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from codenet.host import intops
+from codenet.overlay import costs
 
 DOMAIN = "codenet.overlay.hw_ops"
 
@@ -49,8 +52,23 @@ class DyadicRequant(HWCustomOp):
     def get_outstream_width(self, ind=0):
         return self.get_nodeattr("PE") * self.get_output_datatype().bitwidth()
 
+    def cost(self) -> costs.Cost:
+        """codenet::dyadic_requant: C/PE cycles a vector, 2 DSP and the add-shift-clip per lane."""
+        return costs.requant(self.get_nodeattr("NumChannels"), self.get_nodeattr("PE"),
+                             int(np.prod(self.get_nodeattr("numInputVectors"))),
+                             self.get_input_datatype().bitwidth(), self.get_output_datatype().bitwidth())
+
     def get_exp_cycles(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
+        return self.cost().cycles
+
+    def lut_estimation(self, fpgapart=None):
+        return self.cost().lut
+
+    def bram_estimation(self, fpgapart=None):
+        return self.cost().bram18
+
+    def dsp_estimation(self, fpgapart=None):
+        return self.cost().dsp
 
     def make_shape_compatible_op(self, model):
         return helper.make_node("Identity", [self.onnx_node.input[0]], [self.onnx_node.output[0]])
@@ -76,7 +94,9 @@ class BoundedDeformableWindow(HWCustomOp):
     def get_nodeattr_types(self):
         return {**super().get_nodeattr_types(),
                 "IFMChannels": ("i", True, 0), "IFMDim": ("ints", True, [1, 1]), "Bound": ("i", True, 4),
-                "SIMD": ("i", False, 1), "inputDataType": ("s", True, ""), "dilationDataType": ("s", True, "")}
+                "SIMD": ("i", False, 1), "inputDataType": ("s", True, ""), "dilationDataType": ("s", True, ""),
+                # the line buffer's memory, as FINN's sliding-window generator
+                "ram_style": ("s", False, "auto", {"auto", "block", "distributed"})}
 
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("dilationDataType" if ind == 1 else "inputDataType")]
@@ -109,11 +129,24 @@ class BoundedDeformableWindow(HWCustomOp):
     def get_outstream_width(self, ind=0):
         return self.get_nodeattr("SIMD") * self.get_output_datatype().bitwidth()
 
-    def get_exp_cycles(self):
-        # one window per pixel at SIMD channels per cycle, after the first Bound rows are buffered
+    def cost(self) -> costs.Cost:
+        """codenet::deformable_window: a (2*Bound+1)-row line buffer; reads and writes take turns by rows."""
         h, w = self.get_nodeattr("IFMDim")
-        c, simd, bound = self.get_nodeattr("IFMChannels"), self.get_nodeattr("SIMD"), self.get_nodeattr("Bound")
-        return int((h + bound) * w * 9 * c // simd)
+        return costs.deformable_window(h, w, self.get_nodeattr("IFMChannels"), self.get_nodeattr("Bound"),
+                                       self.get_nodeattr("SIMD"), self.get_input_datatype().bitwidth(),
+                                       self.get_nodeattr("ram_style"))
+
+    def get_exp_cycles(self):
+        return self.cost().cycles
+
+    def lut_estimation(self, fpgapart=None):
+        return self.cost().lut
+
+    def bram_estimation(self, fpgapart=None):
+        return self.cost().bram18
+
+    def dsp_estimation(self, fpgapart=None):
+        return self.cost().dsp
 
     def make_shape_compatible_op(self, model):
         return self.make_const_shape_op(self.get_normal_output_shape())

@@ -1,0 +1,297 @@
+"""Per-layer cycles, LUT, BRAM18 and DSP of the folded HW-layer graph, totals against the board.
+
+Each layer's cost is its op's own estimator (lut_estimation, bram_estimation, dsp_estimation,
+get_exp_cycles): ours in hw_ops.py, and for FINN's generic layers the models of overlay/costs.py,
+because they run as our HLS kernels, not FINN's. FINN's own figures (the MVAU_hls/VVAU_hls models,
+the generic ops' get_exp_cycles) are kept beside ours as a cross-check. The graph's streams add the
+FIFOs and width converters FINN would insert, and the board's shell (DMA) is added once.
+"""
+
+from __future__ import annotations
+
+import math
+
+from codenet.overlay import costs
+
+PART = "xc7z020clg400-1"
+FINN_TWINS = {"MVAU": "MVAU_hls", "VVAU": "VVAU_hls"}  # FINN's HLS models of the same layer
+
+
+def _attrs(op, *names):
+    return [op.get_nodeattr(n) for n in names]
+
+
+def _bits(op, name="inputDataType"):
+    from qonnx.core.datatype import DataType
+
+    return DataType[op.get_nodeattr(name)].bitwidth()
+
+
+def producer_op(model, node, index=0):
+    from qonnx.custom_op.registry import getCustomOp
+
+    prod = model.find_producer(node.input[index])
+    return (prod, getCustomOp(prod)) if prod is not None and prod.op_type != "Transpose" else (None, None)
+
+
+def deformable_simd(model, node) -> int | None:
+    """For the VVAU behind a deformable window, the window's SIMD: hls deformable_dw folds the pair
+    as one (the VVAU's PE attribute stays C, which tells FINN's Python execution the tap order)."""
+    if node.op_type != "VVAU":
+        return None
+    prod, prod_op = producer_op(model, node)
+    if prod is None or prod.op_type != "BoundedDeformableWindow":
+        return None
+    return prod_op.get_nodeattr("SIMD")
+
+
+def layer_cost(model, node) -> costs.Cost:
+    """The cost of one HW layer, following the HLS kernel it runs as."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    op = getCustomOp(node)
+    kind = node.op_type
+    if kind == "MVAU":
+        mw, mh, simd, pe, vecs = _attrs(op, "MW", "MH", "SIMD", "PE", "numInputVectors")
+        return costs.mvau(mw, mh, simd, pe, math.prod(vecs), _bits(op, "weightDataType"), _bits(op),
+                          op.get_nodeattr("ram_style"))
+    if kind == "VVAU":
+        (h, w), c, (k, _), pe = _attrs(op, "Dim", "Channels", "Kernel", "PE")
+        pe = deformable_simd(model, node) or pe
+        return costs.vvau(c, k, pe, h * w, _bits(op, "weightDataType"), _bits(op), op.get_nodeattr("ram_style"))
+    if kind == "ConvolutionInputGenerator":
+        (h, w), c, (k, _), (s, _), (d, _), simd = _attrs(op, "IFMDim", "IFMChannels", "ConvKernelDim", "Stride",
+                                                          "Dilation", "SIMD")
+        return costs.sliding_window(h, w, c, k, s, d, simd, _bits(op), op.get_nodeattr("ram_style"))
+    if kind == "FMPadding":
+        (h, w), pads, c, simd = _attrs(op, "ImgDim", "Padding", "NumChannels", "SIMD")
+        return costs.fm_padding(h, w, tuple(pads), c, simd, _bits(op))
+    if kind == "UpsampleNearestNeighbour":
+        hi, ho, c, simd = _attrs(op, "HI", "HO", "NumChannels", "SIMD")
+        return costs.upsample(hi, hi, ho // hi, c, simd, _bits(op))
+    if kind == "DuplicateStreams":
+        return costs.duplicate(int(op.get_exp_cycles()))
+    if hasattr(op, "cost"):  # ours: DyadicRequant, BoundedDeformableWindow
+        return op.cost()
+    raise ValueError(f"{node.name}: no cost model for {kind}")
+
+
+def finn_figures(node) -> dict:
+    """FINN's own estimates of the node, where finn-plus has them (a cross-check, not used in totals)."""
+    from onnx import helper
+    from qonnx.custom_op.registry import getCustomOp
+
+    out = {"cycles": int(getCustomOp(node).get_exp_cycles())}
+    twin = FINN_TWINS.get(node.op_type)
+    if twin:
+        copy = helper.make_node(twin, list(node.input), list(node.output), name=node.name,
+                                domain="finn.custom_op.fpgadataflow.hls")
+        copy.attribute.extend(node.attribute)
+        op = getCustomOp(copy)
+        out.update(lut=int(op.lut_estimation(PART)), bram18=int(op.bram_estimation(PART)),
+                   dsp=int(op.dsp_estimation(PART)))
+    return out
+
+
+def out_width(model, node, index=0) -> int:
+    """A layer's output stream width as our kernels build it."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    op = getCustomOp(node)
+    if node.op_type == "ConvolutionInputGenerator":  # FINN's generic op needs its RTL backend for this
+        return op.get_nodeattr("SIMD") * _bits(op)
+    simd = deformable_simd(model, node)
+    if simd:
+        return simd * _bits(op, "outputDataType")
+    return op.get_outstream_width(index)
+
+
+def stream_costs(model) -> list[dict]:
+    """The FIFOs and width converters between layers. FINN's InsertFIFO leaves out depth-2 FIFOs (the HLS
+    stream is enough); the deep one is the dilation FIFO in front of each deformable window, which
+    must hold (BOUND+1)*W dilations (hls deformable_window.hpp). FIFO sizing by simulation would add
+    more: it is not run here."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    out = []
+    for node in model.graph.node:
+        if node.op_type == "Transpose":
+            continue
+        op = getCustomOp(node)
+        for j, tensor in enumerate(node.input):
+            if model.get_initializer(tensor) is not None:
+                continue
+            prod = model.find_producer(tensor)
+            if prod is None or prod.op_type == "Transpose":
+                continue
+            width_in = out_width(model, prod, list(prod.output).index(tensor))
+            width = op.get_instream_width(j)
+            fused = deformable_simd(model, node) is not None  # window and VVAU: one kernel
+            if width_in != width and not fused:
+                out.append({"name": f"DWC_{prod.name}_{node.name}", "kind": "width_converter",
+                            **costs.width_converter(width_in, width).as_dict()})
+            if node.op_type == "BoundedDeformableWindow" and j == 1:
+                depth = (op.get_nodeattr("Bound") + 1) * op.get_nodeattr("IFMDim")[1]
+                out.append({"name": f"FIFO_{node.name}_dilation", "kind": "fifo", "depth": depth,
+                            **costs.fifo(depth, width).as_dict()})
+    return out
+
+
+def estimate(model, board, finn: bool = True) -> dict:
+    """The whole design: layers, streams, shell, totals, frames/s at the clock, the bottleneck, and
+    whether it meets the board's limits; `finn` adds FINN's own figures per layer."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    layers = []
+    for node in model.graph.node:
+        if node.op_type == "Transpose":  # the host's layout moves
+            continue
+        op = getCustomOp(node)
+        folding = {a: int(op.get_nodeattr(a)) for a in ("PE", "SIMD") if a in op.get_nodeattr_types()}
+        if "ram_style" in op.get_nodeattr_types():
+            folding["ram_style"] = op.get_nodeattr("ram_style")
+        layers.append({"name": node.name, "op": node.op_type, "folding": folding,
+                       **layer_cost(model, node).as_dict(), **({"finn": finn_figures(node)} if finn else {})})
+    streams = stream_costs(model)
+    shell = {"name": "shell", "kind": board.shell, "cycles": 0, **board.shell_cost, "lutram": 0}
+    parts = layers + streams + [shell]
+    total = {k: sum(int(p[k]) for p in parts) for k in ("lut", "bram18", "dsp", "lutram")}
+    slowest = max(layers, key=lambda r: r["cycles"])
+    total["cycles"] = slowest["cycles"]
+    return {"board": board.board, "part": board.part, "clock_mhz": board.clock_mhz, "target_fps": board.target_fps,
+            "layers": layers, "streams": streams, "shell": shell, "total": total,
+            "fps": board.clock_hz / slowest["cycles"], "bottleneck": slowest["name"],
+            "utilisation": utilisation(total, board), "violations": violations(total, board)}
+
+
+def utilisation(total: dict, board) -> dict:
+    dev = board.device
+    return {"lut_pct": 100 * total["lut"] / dev["lut"], "bram36": total["bram18"] / 2,
+            "bram36_pct": 100 * total["bram18"] / dev["bram18"], "dsp": total["dsp"],
+            "dsp_pct": 100 * total["dsp"] / dev["dsp"], "lutram_pct": 100 * total["lutram"] / dev["lutram"]}
+
+
+def violations(total: dict, board) -> list[str]:
+    """Each limit the design breaks, as a short phrase; empty when it fits."""
+    use, lim = utilisation(total, board), board.limits
+    out = []
+    if use["lut_pct"] > lim["lut_pct"]:
+        out.append(f"LUT {use['lut_pct']:.1f} % > {lim['lut_pct']} %")
+    if use["bram36_pct"] > lim["bram36_pct"]:
+        out.append(f"BRAM36 {use['bram36_pct']:.1f} % > {lim['bram36_pct']} %")
+    if total["dsp"] > lim["dsp"]:
+        out.append(f"DSP {total['dsp']} > {lim['dsp']}")
+    if total["lutram"] > board.device["lutram"]:
+        out.append(f"LUTRAM {total['lutram']} > {board.device['lutram']} SLICEM LUTs")
+    return out
+
+
+def sweep_point(base, board, fps: float) -> dict:
+    """One point of the trade-off curve: the folding searched for `fps`, then estimated."""
+    from codenet.overlay.fold_search import search_folding
+
+    target = board.with_target(fps)
+    r = estimate(search_folding(_copy(base), target), target, finn=False)
+    u = r["utilisation"]
+    return {"target_fps": fps, "fps": r["fps"], "bottleneck": r["bottleneck"], "lut": r["total"]["lut"],
+            "lut_pct": u["lut_pct"], "bram36": u["bram36"], "bram36_pct": u["bram36_pct"], "dsp": r["total"]["dsp"],
+            "fits": not r["violations"]}
+
+
+def _copy(model):
+    import copy
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(copy.deepcopy(model.model))
+
+
+def run(args) -> dict:
+    """Build (or load) the HW graph, fold it, estimate, sweep, time the host; write everything."""
+    import tempfile
+    from pathlib import Path
+
+    from codenet.host.io import write_bytes_atomic, write_json_atomic
+    from codenet.model.cli import DEFAULT_MODEL
+    from codenet.overlay.board import load_board
+    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.fold_search import folding_config, search_folding
+    from codenet.overlay.folding import apply_folding, load_folding
+    from codenet.overlay.hw_graph import build_hw_graph
+    from codenet.overlay.hwsw import host_costs
+    from codenet.overlay.report import markdown, plot_png
+
+    board = load_board(args.board)
+    folding = load_folding(args.folding) if args.folding else None
+    prepare_finn()
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory(prefix="estimate-") as tmp:
+        if args.graph:
+            hw = {"hw_layers": Path(args.graph), "bundle": args.bundle, "source": args.graph}
+        else:
+            model_path = args.model or (DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None)
+            hw = build_hw_graph(tmp, model_path, args.config)
+        base = ModelWrapper(str(hw["hw_layers"]))
+        model = apply_folding(_copy(base), folding) if folding else search_folding(_copy(base), board)
+        result = estimate(model, board)
+        result.update(source=hw["source"], board_config=str(args.board or "overlay/pynq-z2.yaml"),
+                      limits=board.limits, budget_cycles=board.target_cycles(),
+                      folding="given: " + args.folding if folding else "searched for the target")
+        sweep = [] if args.no_sweep else [sweep_point(base, board, fps) for fps in board.sweep_fps]
+        host = host_costs(hw["bundle"], board.arm_slowdown) if hw["bundle"] else None
+        config = folding_config(model)
+    write_json_atomic(config, out / "folding.json")
+    write_json_atomic({**result, "sweep": sweep, "host": host}, out / "estimate.json")
+    png = plot_png(result, sweep)
+    write_bytes_atomic(png, out / "estimate.png")
+    if args.plot:
+        write_bytes_atomic(png, args.plot)
+    if args.report and host is not None:
+        write_bytes_atomic(markdown(result, sweep, host).encode(), args.report)
+    return result
+
+
+def summary(result: dict) -> str:
+    t, u = result["total"], result["utilisation"]
+    return (f"{result['part']} at {result['clock_mhz']:g} MHz: {result['fps']:.1f} frames/s (bottleneck "
+            f"{result['bottleneck']}), LUT {t['lut']:,} ({u['lut_pct']:.1f} %), BRAM36 {u['bram36']:g} "
+            f"({u['bram36_pct']:.1f} %), DSP {t['dsp']}")
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+    import warnings
+
+    from codenet.host.errors import CodenetError
+    from codenet.overlay.fold_search import check_target
+
+    p = argparse.ArgumentParser(prog="python -m codenet.overlay.estimate",
+                                description="Fold for the target frame rate and estimate on the board.")
+    p.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
+    p.add_argument("--model", default=None, help="trained W4A8 model (default: model/weights/codenet-s.pt if "
+                                                 "present, else --config untrained)")
+    p.add_argument("--config", default="codenet-s", help="model config for an untrained-but-quantized graph")
+    p.add_argument("--graph", default=None, help="an HW-layer ONNX (hw_layers.onnx) instead of building one")
+    p.add_argument("--bundle", default=None, help="with --graph: its bundle, for the host timings")
+    p.add_argument("--folding", default=None, help="a folding JSON to estimate instead of searching")
+    p.add_argument("--out", default="build/estimate", help="folder for estimate.json, estimate.png, folding.json")
+    p.add_argument("--report", default=None, help="also write the markdown report here (overlay/estimate.md)")
+    p.add_argument("--plot", default=None, help="also write the PNG plot here (overlay/estimate.png)")
+    p.add_argument("--no-sweep", action="store_true", help="skip the trade-off sweep (faster)")
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore")  # brevitas/qonnx import chatter
+    try:
+        result = run(args)
+        print(summary(result))
+        check_target(result)
+    except CodenetError as e:
+        print(f"codenet: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

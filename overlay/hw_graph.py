@@ -1,0 +1,46 @@
+"""The HW-layer graph to estimate or build: from a trained model, or an untrained-but-quantized one.
+
+Folding and resources depend on the shapes and bit widths only, not on trained weights, so a model
+config quantized on a few synthetic images gives the same estimates as the trained model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+def untrained_model(config: str):
+    """A config's model, W4A8-quantized on 8 synthetic images (the test chain's recipe)."""
+    import numpy as np
+    import torch
+    from codenet.model.config import load_config
+    from codenet.model.data.synthetic import SyntheticDetection
+    from codenet.model.network import CoDeNet
+
+    cfg, _ = load_config(config)
+    torch.manual_seed(0)
+    model = CoDeNet(cfg)
+    scenes = SyntheticDetection(8, size=cfg.input_size, seed=1, split="train")
+    calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(8)])).permute(0, 3, 1, 2).float()
+    return model.quantize(calib).eval(), scenes.classes
+
+
+def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
+    """Export through our FINN steps into out_dir (model.onnx, hw_layers.onnx, folded.onnx, bundle/).
+    Returns {"hw_layers": path, "bundle": path, "source": what it was built from}."""
+    from codenet.model.export import export, export_qonnx_model, model_card
+    from codenet.overlay.build import build_bundle
+
+    out = Path(out_dir)
+    if model_path is not None:
+        card = export(model_path, out)
+        source = str(model_path)
+    else:
+        model, classes = untrained_model(config)
+        qonnx = export_qonnx_model(model, out / "model.onnx")
+        card = model_card(model, classes, {"note": "untrained, quantized on synthetic images: for estimates"})
+        card["qonnx_sha256"] = hashlib.sha256(qonnx.read_bytes()).hexdigest()
+        source = f"{config} (untrained, quantized)"
+    build_bundle(out / "model.onnx", card, out / "bundle")
+    return {"hw_layers": out / "hw_layers.onnx", "bundle": out / "bundle", "source": source}

@@ -1,0 +1,173 @@
+"""`make overlay`: the HW graph to a bitstream in the bundle, every tool-free step first.
+
+Steps: HW graph -> folding for the target -> estimate (stop if it does not fit) -> HLS code of every
+layer (overlay/specialize.py, hls_codegen.py: step_hw_codegen's work) -> [Vivado/Vitis from here] FINN's IP generation, FIFO sizing, stitched
+IP, Zynq shell, synthesis and bitstream -> .bit/.hwh into the bundle, hashes in its manifest.
+Without Vivado/Vitis it stops after the HLS code with one error naming what is missing and how to
+point to it. Everything is built in a hidden folder next to the output and moved there at the end,
+so a failed build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from codenet.host.errors import CodenetError
+
+#: (program, the environment variable of its install folder, what it does here)
+TOOLS = (("vivado", "XILINX_VIVADO", "stitched IP, synthesis, bitstream"),
+         ("vitis_hls", "XILINX_VITIS", "HLS IP generation"))
+FINN_STEPS = ["step_create_dataflow_partition", "step_hw_ipgen", "step_set_fifo_depths",
+              "step_create_stitched_ip", "step_synthesize_bitfile"]
+BIT, HWH = "codenet.bit", "codenet.hwh"  # the bundle's names (host/bundle.py)
+
+
+def find_tool(program: str, env_var: str, environ=None) -> str | None:
+    """The program on PATH, or in $ENV_VAR/bin (an install folder that really holds it)."""
+    environ = os.environ if environ is None else environ
+    found = shutil.which(program, path=environ.get("PATH", ""))
+    if found:
+        return found
+    home = environ.get(env_var)
+    candidate = Path(home) / "bin" / program if home else None
+    return str(candidate) if candidate is not None and os.access(candidate, os.X_OK) else None
+
+
+def missing_tools(environ=None) -> list[str]:
+    """One phrase per Xilinx tool that is not found, saying how to point to it."""
+    return [f"{prog} ({what}): put it on PATH or set {var} to its install folder (e.g. /tools/Xilinx/"
+            f"{'Vivado' if prog == 'vivado' else 'Vitis'}/2024.2)"
+            for prog, var, what in TOOLS if find_tool(prog, var, environ) is None]
+
+
+def hls_codegen(model, out_dir, board):
+    """Bind our HLS kernels to the layers (overlay/specialize.py) and write each layer's HLS top, params
+    and Vitis HLS Tcl (overlay/hls_codegen.py, FINN's PrepareIP); returns the model and a note. Needs
+    no Xilinx tool."""
+    try:
+        from codenet.overlay.hls_codegen import generate_hls
+        from codenet.overlay.specialize import specialize
+    except ImportError as e:
+        return model, f"skipped: the HLS binding is not in this checkout ({e.name})"
+    model = generate_hls(specialize(model), out_dir, board.part, 1e3 / board.clock_mhz)
+    return model, f"HLS code of {len(list(Path(out_dir).iterdir()))} layers"
+
+
+def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
+    """FINN's build from the specialized graph to finn-accel.bit/.hwh (needs Vivado and Vitis HLS)."""
+    import finn.builder.build_dataflow as build
+    import finn.builder.build_dataflow_config as bc
+
+    cfg = bc.DataflowBuildConfig(
+        output_dir=str(out_dir), board=board.board, fpga_part=board.part,
+        shell_flow_type=bc.ShellFlowType[board.shell], synth_clk_period_ns=1e3 / board.clock_mhz,
+        target_fps=int(board.target_fps), auto_fifo_depths=True,
+        auto_fifo_strategy=bc.AutoFIFOSizingMethod(board.fifo_sizing), steps=FINN_STEPS,
+        generate_outputs=[bc.DataflowOutputType.STITCHED_IP, bc.DataflowOutputType.BITFILE])
+    if build.build_dataflow_cfg(str(model_path), cfg) != 0:
+        raise CodenetError(f"the FINN build failed: see {out_dir}/build_dataflow.log")
+    bitdir = Path(out_dir) / "bitfile"
+    return bitdir / "finn-accel.bit", bitdir / "finn-accel.hwh"
+
+
+def add_bitstream(bundle_dir, bit, hwh) -> dict:
+    """Copy .bit and .hwh into the bundle and list their sha256 in the manifest (verify_file checks)."""
+    import json
+
+    from codenet.host.bundle import sha256
+    from codenet.host.io import write_json_atomic
+
+    bundle_dir = Path(bundle_dir)
+    for src, name in ((bit, BIT), (hwh, HWH)):
+        shutil.copyfile(src, bundle_dir / name)
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    manifest["files"].update({BIT: sha256(bundle_dir / BIT), HWH: sha256(bundle_dir / HWH)})
+    write_json_atomic(manifest, bundle_dir / "manifest.json")
+    return manifest
+
+
+def build_overlay(out, board, model_path=None, config="codenet-s", folding=None, graph=None, bundle=None,
+                  log=print) -> Path:
+    """The whole flow into `out` (folding.json, estimate.json, hls/, finn/, bundle/); returns `out`."""
+    from codenet.host.io import write_json_atomic
+    from codenet.overlay.estimate import estimate, summary
+    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.fold_search import check_target, folding_config, search_folding
+    from codenet.overlay.folding import apply_folding
+    from codenet.overlay.hw_graph import build_hw_graph
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent.resolve()))
+    try:
+        prepare_finn(work / "finn_tmp")
+        if graph:
+            hw = {"hw_layers": Path(graph), "bundle": Path(bundle) if bundle else None}
+        else:
+            hw = build_hw_graph(work / "export", model_path, config)
+        model = ModelWrapper(str(hw["hw_layers"]))
+        model = apply_folding(model, folding) if folding else search_folding(model, board)
+        result = estimate(model, board)
+        write_json_atomic(folding_config(model), work / "folding.json")
+        write_json_atomic(result, work / "estimate.json")
+        log(f"estimate: {summary(result)}")
+        check_target(result)
+        model, note = hls_codegen(model, work / "hls", board)
+        log(f"hls: {note}")
+        missing = missing_tools()
+        if missing:
+            raise CodenetError("make overlay needs the Xilinx tools for IP generation, synthesis and the "
+                               "bitstream; missing: " + "; ".join(missing) + " (estimate, folding and HLS code "
+                               "ran: see make estimate)")
+        if hw["bundle"] is None:
+            raise CodenetError("an --graph build needs its --bundle to put the bitstream in")
+        model.save(str(work / "specialized.onnx"))
+        bit, hwh = finn_build(work / "specialized.onnx", board, work / "finn")
+        shutil.copytree(hw["bundle"], work / "bundle")
+        add_bitstream(work / "bundle", bit, hwh)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+        log(f"bitstream and handoff in {out / 'bundle'}")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+    import warnings
+
+    from codenet.overlay.board import load_board
+    from codenet.overlay.folding import load_folding
+
+    p = argparse.ArgumentParser(prog="python -m codenet.overlay.synth", description=__doc__.splitlines()[0])
+    p.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
+    p.add_argument("--model", default=None, help="trained W4A8 model (default: model/weights/codenet-s.pt if "
+                                                 "present, else --config untrained)")
+    p.add_argument("--config", default="codenet-s")
+    p.add_argument("--graph", default=None, help="an HW-layer ONNX instead of building one")
+    p.add_argument("--bundle", default=None, help="with --graph: the bundle to add the bitstream to")
+    p.add_argument("--folding", default=None, help="a folding JSON instead of the search")
+    p.add_argument("--out", default="build/overlay")
+    args = p.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    try:
+        from codenet.model.cli import DEFAULT_MODEL
+
+        model_path = args.model or (DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None)
+        build_overlay(args.out, load_board(args.board), model_path, args.config,
+                      load_folding(args.folding) if args.folding else None, args.graph, args.bundle)
+    except CodenetError as e:
+        print(f"codenet: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
