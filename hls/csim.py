@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from codenet.host.sim import walk
+
 HERE = Path(__file__).resolve().parent
 INCLUDE = HERE / "include"
 TB_DIR = HERE / "tb"
@@ -103,7 +105,7 @@ def _bits(dtype) -> tuple[int, bool]:
     return 8 * dtype.itemsize, dtype.kind == "i"
 
 
-def _signed_bits(values) -> int:
+def signed_bits(values) -> int:
     """Two's complement bits that hold every value."""
     v = np.asarray(values, dtype=np.int64)
     lo, hi = int(v.min(initial=0)), int(v.max(initial=0))
@@ -162,8 +164,8 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         return Kernel(case, n, None, same((n, h, w, 9 * c)), simd * bits, _check_dilation(bound))
     if kind in ("mvau", "vvau"):
         weight = np.asarray(arrays[f"{name}.weight"])
-        wbits = 4 if _signed_bits(weight) <= 4 else 8
-        if _signed_bits(weight) > 8:
+        wbits = 4 if signed_bits(weight) <= 4 else 8
+        if signed_bits(weight) > 8:
             raise CsimError(f"{name}: weights wider than 8 bits")
         if signed:
             raise CsimError(f"{name}: activations must be unsigned, got {x.dtype}")
@@ -191,10 +193,10 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
             raise CsimError(f"{name}: requant parameters for {len(mult)} channels, stream of {c}")
         if shift.min(initial=0) < 0 or shift.max(initial=0) > 63:
             raise CsimError(f"{name}: shifts outside 0..63")
-        obits = max(1, hi.bit_length()) if lo >= 0 else max(_signed_bits([lo, hi]), 2)
+        obits = max(1, hi.bit_length()) if lo >= 0 else max(signed_bits([lo, hi]), 2)
         if obits > 32:
             raise CsimError(f"{name}: output range {lo}..{hi} wider than 32 bits")
-        mbits, bbits = max(16, _signed_bits(mult)), max(48, _signed_bits(bias))
+        mbits, bbits = max(16, signed_bits(mult)), max(48, signed_bits(bias))
         pe = _fold(layer, "PE", c)
         out_dtype = np.uint8 if 0 <= lo and hi <= 255 else np.int64  # intops.requant's
         case = _template("requant", c, pe, bits, obits, mbits, bbits, 6, lo, hi)
@@ -238,39 +240,96 @@ class Binary:
     seconds: float     # compile time (0 when cached)
 
 
-def build(kernels, verbose: bool = False) -> Binary:
-    """Compile (or find in the cache) one testbench binary holding every kernel's instantiation."""
-    reason = unavailable()
-    if reason:
-        raise CsimError(f"C simulation unavailable: {reason}")
+def _digest(flags, parts) -> str:
+    """sha256 of the flags, the compiler, `parts` and every kernel, testbench and ap_types header."""
     ap = ap_types_dir()
-    source = generate(kernels)
-    cmd = [CXX, *FLAGS, "-isystem", str(ap), "-I", str(INCLUDE), "-I", str(TB_DIR)]
     h = hashlib.sha256()
-    for part in (source, " ".join(FLAGS), _compiler_version()):
+    for part in [" ".join(flags), _compiler_version(), *parts]:
         h.update(part.encode() + b"\0")
     for path in _sources() + [ap / "ap_int.h", ap / "hls_stream.h"]:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    out_dir = CACHE / h.hexdigest()
-    binary = out_dir / "tb"
-    if binary.is_file():
-        return Binary(binary, False, 0.0)
+    return h.hexdigest()
+
+
+def _base_cmd(flags) -> list:
+    return [CXX, *flags, "-isystem", str(ap_types_dir()), "-I", str(INCLUDE), "-I", str(TB_DIR)]
+
+
+def precompiled(prelude: str, flags) -> Path:
+    """A precompiled header of `prelude` (includes of the kernels and ap_types, parsed once for many
+    small programs), cached: its path, for g++ -include. Only for programs compiled with the same flags
+    and no other AP_INT_MAX_W than ap_int's own."""
+    out_dir = CACHE / f"pch-{_digest(flags, [prelude])}"
+    header = out_dir / "prelude.hpp"
+    if (out_dir / "prelude.hpp.gch").is_file():
+        return header
     out_dir.mkdir(parents=True, exist_ok=True)
-    # this process's own files: concurrent runs (pytest-xdist) may build the same binary
-    src, tmp = out_dir / f"tb.{os.getpid()}.cpp", out_dir / f"tb.{os.getpid()}.tmp"
-    src.write_text(source)
+    tag = f"{os.getpid()}.{time.monotonic_ns()}"
+    (out_dir / f"prelude.{tag}").write_text(prelude)
+    os.replace(out_dir / f"prelude.{tag}", header)
+    tmp = out_dir / f"prelude.{tag}.gch"
+    res = subprocess.run(_base_cmd(flags) + ["-x", "c++-header", str(header), "-o", str(tmp)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise CsimError(f"precompiling {header} failed:\n{res.stderr[-6000:]}")
+    os.replace(tmp, out_dir / "prelude.hpp.gch")
+    return header
+
+
+def compile_cached(files: dict, main: str, name: str, flags=FLAGS, syntax_only: bool = False,
+                   prelude: str | None = None, verbose: bool = False) -> Binary:
+    """Compile generated C++ (file name -> text; `main` is the one compiled, the others are headers it
+    includes) against the kernels, or find it in the cache: CACHE/<sha256 of the files, the kernel and
+    testbench sources, flags and compiler>/<name>. With syntax_only, g++ checks it (-fsyntax-only) and
+    <name> is an empty stamp; with a prelude, that header is precompiled and included first."""
+    reason = unavailable()
+    if reason:
+        raise CsimError(f"C simulation unavailable: {reason}")
+    flags = list(flags)
+    include = ["-include", str(precompiled(prelude, flags))] if prelude else []
+    flags += ["-fsyntax-only"] if syntax_only else []
+    out_dir = CACHE / _digest(flags, [prelude or "", main] + [f"{k}\0{files[k]}" for k in sorted(files)])
+    target = out_dir / name
+    if target.is_file():
+        return Binary(target, False, 0.0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # this process's own files: concurrent runs (pytest-xdist, FINN's workers) may build the same one
+    tag = f"{os.getpid()}.{time.monotonic_ns()}"
+    for fname, text in files.items():
+        tmp_file = out_dir / f"{fname}.{tag}"
+        tmp_file.write_text(text)
+        os.replace(tmp_file, out_dir / fname)  # identical text for an identical hash: replacing is harmless
+    tmp = out_dir / f"{name}.{tag}.tmp"
+    cmd = _base_cmd(flags) + include + ["-I", str(out_dir)]
     start = time.perf_counter()
     if verbose:
-        n_cases = len({k.case for k in kernels})
-        print(f"compiling {n_cases} kernel instantiations ...", file=sys.stderr, flush=True)
-    res = subprocess.run(cmd + [str(src), "-o", str(tmp)], capture_output=True, text=True)
+        print(f"compiling {main} ...", file=sys.stderr, flush=True)
+    res = subprocess.run(cmd + [str(out_dir / main)] + ([] if syntax_only else ["-o", str(tmp)]),
+                         capture_output=True, text=True)
     if res.returncode != 0:
-        src.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-        raise CsimError(f"compile failed ({' '.join(cmd)}):\n{res.stderr[-6000:]}")
-    os.replace(src, out_dir / "tb.cpp")  # kept beside the binary, for reading
-    os.replace(tmp, binary)  # atomic: a concurrent run sees the whole binary or none
-    return Binary(binary, True, time.perf_counter() - start)
+        raise CsimError(f"compile failed ({' '.join(cmd)} {out_dir / main}):\n{res.stderr[-6000:]}")
+    if syntax_only:
+        tmp.write_text("")
+    os.replace(tmp, target)  # atomic: a concurrent run sees the whole binary or none
+    return Binary(target, True, time.perf_counter() - start)
+
+
+def build(kernels, verbose: bool = False) -> Binary:
+    """Compile (or find in the cache) one testbench binary holding every kernel's instantiation."""
+    if verbose:
+        print(f"{len({k.case for k in kernels})} kernel instantiations", file=sys.stderr, flush=True)
+    return compile_cached({"tb.cpp": generate(kernels)}, "tb.cpp", "tb", verbose=verbose)
+
+
+def run_binary(args: list, what: str) -> subprocess.CompletedProcess:
+    """Runs a compiled testbench; a CsimError on a non-zero exit or an hls::stream warning (a read while
+    empty, data left over)."""
+    res = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if res.returncode != 0 or "WARNING" in res.stdout:
+        raise CsimError(f"{what} failed (exit {res.returncode}): {res.stderr.strip()} {res.stdout.strip()}")
+    return res
 
 
 # ---- run ---------------------------------------------------------------------------------------------
@@ -294,10 +353,7 @@ def execute(binary, kernel: Kernel, inputs: list, workdir=None) -> list:
             args.append(str(tmp / f"in{i}.bin"))
         outs = [tmp / f"out{i}.bin" for i in range(len(kernel.outputs))]
         args += [str(len(outs))] + [str(o) for o in outs]
-        res = subprocess.run(args, capture_output=True, text=True)
-        if res.returncode != 0 or "WARNING" in res.stdout:  # hls::stream: read while empty, leftover data
-            raise CsimError(f"{kernel.case} failed (exit {res.returncode}): "
-                            f"{res.stderr.strip()} {res.stdout.strip()}")
+        run_binary(args, kernel.case)
         results = []
         for o, s in zip(outs, kernel.outputs):
             data = np.fromfile(o, dtype="<i4")
@@ -332,22 +388,10 @@ def run_graph(graph, images, trace: bool = False, binary=None):
         raise ValueError(f"images must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
     kernels = plan_graph(graph, images.shape)
     binary = binary or build(kernels)
-    values = {graph.input: images}
-    remaining = {}
-    for layer in graph.layers:
-        for i in layer["inputs"]:
-            remaining[i] = remaining.get(i, 0) + 1
+    by_layer = {id(layer): kernel for layer, kernel in zip(graph.layers, kernels)}
     with tempfile.TemporaryDirectory(prefix="csim-graph-") as work:
-        for layer, kernel in zip(graph.layers, kernels):
-            outs = execute(binary, kernel, [values[i] for i in layer["inputs"]], workdir=work)
-            values.update(zip(layer["outputs"], outs))
-            if not trace:  # drop streams no later layer reads
-                for i in layer["inputs"]:
-                    remaining[i] -= 1
-                    if remaining[i] == 0 and i != graph.output:
-                        del values[i]
-    out = values[graph.output]
-    return (out, values) if trace else out
+        return walk(graph, images, lambda layer, inputs: execute(binary, by_layer[id(layer)], inputs, workdir=work),
+                    trace)
 
 
 # ---- CLI ---------------------------------------------------------------------------------------------

@@ -36,10 +36,16 @@ def run_layer(layer: dict, arrays: dict, inputs: list) -> list:
 
 def simulate(graph: Graph, images: np.ndarray, trace: bool = False):
     """images (N, H, W, 3) uint8 -> output accumulators (N, Ho, Wo, C) int32; with trace, every stream."""
+    return walk(graph, images, lambda layer, inputs: run_layer(layer, graph.arrays, inputs), trace)
+
+
+def walk(graph: Graph, images: np.ndarray, run, trace: bool = False):
+    """Run the graph's layers in order with `run(layer, inputs) -> outputs`, freeing each stream after
+    its last reader: the simulator and the C simulation share this walk."""
     values = {graph.input: np.asarray(images)}
     remaining = _uses(graph)
     for layer in graph.layers:
-        outs = run_layer(layer, graph.arrays, [values[i] for i in layer["inputs"]])
+        outs = run(layer, [values[i] for i in layer["inputs"]])
         values.update(zip(layer["outputs"], outs))
         if not trace:  # drop streams no later layer reads
             for i in layer["inputs"]:
