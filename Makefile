@@ -9,6 +9,13 @@ CODENET := $(VENV)/bin/codenet
 NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 
 DEMO_VENV := .venv-demo
+# the board's side for the pynq backend tests: pynq 3.1.2 with its own pins (numpy<2: its PynqBuffer
+# cannot be created under numpy 2) and the host package, as on the PYNQ-Z2 image
+BOARD_VENV := .venv-board
+# dev-only host test tools: finn-plus-driver's packing as the reference (--no-deps: it pins numpy<2,
+# its packing module needs only numpy, bitstring and qonnx) and OpenCV for the video/camera path
+HOST_DEV_NODEPS := finn-plus-driver==1.6.1
+HOST_DEV := opencv-python-headless
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: help test test-all demo bundle csim bench estimate overlay train ablation report info clean
@@ -23,10 +30,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-deps $(NODEPS)
 	touch $@
 
-test: $(VENV)/.installed  ## the fast test suite (what CI runs)
+$(VENV)/.host-dev: $(VENV)/.installed
+	$(PY) -m pip install -q --no-deps $(HOST_DEV_NODEPS)
+	$(PY) -m pip install -q $(HOST_DEV)
+	touch $@
+
+$(BOARD_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BOARD_VENV)
+	$(BOARD_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BOARD_VENV)/bin/python -m pip install -q "numpy<2" pillow "pynq==3.1.2" "pycparser<3" pytest
+	$(BOARD_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+test: $(VENV)/.installed $(VENV)/.host-dev $(BOARD_VENV)/.installed  ## the fast test suite (what CI runs)
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: $(VENV)/.installed  ## every test, slow ones included
+test-all: $(VENV)/.installed $(VENV)/.host-dev $(BOARD_VENV)/.installed  ## every test, slow ones included
 	$(PY) -m pytest -q
 
 # the demo needs the core only (numpy, pillow): what the board has
@@ -71,4 +90,4 @@ info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s
 	$(CODENET) info --config codenet-s
 
 clean:  ## remove build outputs and runs (keeps the virtual environment)
-	rm -rf build runs .pytest_cache $(DEMO_VENV)
+	rm -rf build runs .pytest_cache $(DEMO_VENV) $(BOARD_VENV)

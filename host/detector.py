@@ -17,12 +17,16 @@ BACKENDS = ("sim", "pynq", "csim")
 class Detector:
     """`Detector(bundle_dir, backend="sim")(image)` -> (boxes, scores, labels) in image pixels."""
 
-    def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100):
+    def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100,
+                 timeout_s: float = 5.0):
         if backend not in BACKENDS:
             raise CodenetError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-        if backend == "pynq":
-            raise CodenetError("the 'pynq' backend is not in this version yet; use --backend sim or csim")
         self.bundle = load_bundle(bundle)
+        self.accelerator = None
+        if backend == "pynq":
+            from codenet.host.pynq_backend import PynqAccelerator  # checks the bitstream against the manifest
+
+            self.accelerator = PynqAccelerator(self.bundle, timeout_s=timeout_s)
         if backend == "csim":
             from codenet.hls import csim  # dev only: g++ and the ap_types headers of the hls4ml wheel
 
@@ -45,6 +49,8 @@ class Detector:
 
     def run_graph(self, batch: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 -> (N, S/4, S/4, C+4) int32 accumulators."""
+        if self.accelerator is not None:
+            return self.accelerator(batch)
         if self.backend == "csim":
             from codenet.hls.csim import run_graph
 
@@ -52,6 +58,11 @@ class Detector:
         from codenet.host.sim import simulate
 
         return simulate(self.bundle.graph, batch)
+
+    def close(self):
+        """Free the accelerator's DMA buffers (pynq backend); the other backends hold nothing."""
+        if self.accelerator is not None:
+            self.accelerator.close()
 
     def head(self, acc: np.ndarray):
         """One image's accumulator (H, W, C+4) -> heatmap logits, size, offset, channel-first float32."""

@@ -29,6 +29,50 @@ from codenet.host.io import write_bytes_atomic, write_json_atomic
 
 FOLDING_ATTRS = ("PE", "SIMD")
 
+#: FINN's Zynq IODMA (HLS, s_axilite): control, buffer address (lo/hi words), images per run
+IODMA_REGISTERS = {"ctrl": 0x00, "ap_start": 0x1, "ap_done": 0x2, "addr_lo": 0x10, "addr_hi": 0x14,
+                   "num_images": 0x1C}
+BITFILE, HWHFILE = "codenet.bit", "codenet.hwh"
+DEFAULT_FCLK_MHZ = 100.0  # FINN's default synth_clk_period_ns = 10
+
+
+def _dma_port(op, dma: str, side: str) -> dict:
+    """One IODMA's data as FINN's driver describes it: datatype, normal/folded/packed shapes, stream width."""
+    from codenet.host.packing import packed_width
+
+    dt = str(getattr(op, f"get_{side}put_datatype")().name)
+    normal = [int(v) for v in getattr(op, f"get_normal_{side}put_shape")()]
+    folded = [int(v) for v in getattr(op, f"get_folded_{side}put_shape")()]
+    packed = folded[:-1] + [packed_width(folded[-1], dt)]
+    return {"dma": dma, "datatype": dt, "shape": normal, "folded_shape": folded, "packed_shape": packed,
+            "stream_bits": int(getattr(op, f"get_{side}stream_width")())}
+
+
+def accelerator_section(model, fclk_mhz: float = DEFAULT_FCLK_MHZ) -> dict:
+    """What the pynq backend needs to drive the accelerator: FINN's zynq-iodma platform, the IODMA names,
+    packed buffer shapes and widths (batch 1 in dim 0), the register map and the clock."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    nodes = list(model.graph.node)[1:-1]  # inside the host's layout transposes
+    return {"platform": "zynq-iodma", "bitfile": BITFILE, "hwh": HWHFILE, "fclk_mhz": float(fclk_mhz),
+            "registers": dict(IODMA_REGISTERS),
+            "input": _dma_port(getCustomOp(nodes[0]), "idma0", "in"),
+            "output": _dma_port(getCustomOp(nodes[-1]), "odma0", "out")}
+
+
+def add_files(bundle_dir, files: dict) -> dict:
+    """Copy build outputs (e.g. {"codenet.bit": path, "codenet.hwh": path}) into a bundle and record their
+    hashes in its manifest, so the host refuses any other build's files. Returns the manifest."""
+    from codenet.host.bundle import load_manifest, sha256
+
+    out = Path(bundle_dir)
+    manifest = load_manifest(out)
+    for name, src in files.items():
+        write_bytes_atomic(Path(src).read_bytes(), out / name)
+        manifest.setdefault("files", {})[name] = sha256(out / name)
+    write_json_atomic(manifest, out / "manifest.json")
+    return manifest
+
 
 def graph_layers(model) -> tuple[dict, list, dict]:
     """FINN HW-layer ModelWrapper -> (graph header, layer dicts, arrays)."""
@@ -75,7 +119,8 @@ def graph_layers(model) -> tuple[dict, list, dict]:
     return header, layers, arrays
 
 
-def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None) -> dict:
+def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None,
+                 fclk_mhz: float = DEFAULT_FCLK_MHZ) -> dict:
     """FINN HW-layer graph + model card -> out_dir/{graph.npz, manifest.json}; returns the manifest."""
     header, layers, arrays = graph_layers(model)
     buf = io.BytesIO()
@@ -95,6 +140,7 @@ def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None) -> 
         "output_stride": stride,
         "layers": [{k: layer[k] for k in ("name", "kind", "finn_op", "shape", "folding")} for layer in layers],
         "board": "Pynq-Z2", "part": "xc7z020clg400-1",
+        "accelerator": accelerator_section(model, fclk_mhz),
         "files": {"graph.npz": hashlib.sha256((out / "graph.npz").read_bytes()).hexdigest()},
         "made": {"date": time.strftime("%Y-%m-%d"), "model": card.get("meta", {}),
                  "qonnx_sha256": card.get("qonnx_sha256"), **(extra_meta or {})},

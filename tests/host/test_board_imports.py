@@ -10,7 +10,8 @@ BLOCK = """
 import sys, importlib, pkgutil
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {'torch', 'brevitas', 'finn', 'qonnx', 'onnx', 'onnxruntime', 'scipy', 'sklearn'}:
+        if name.split('.')[0] in {'torch', 'brevitas', 'finn', 'qonnx', 'onnx', 'onnxruntime', 'scipy', 'sklearn',
+                                  'finn_plus_driver', 'pynq', 'cv2'}:  # pynq, cv2: imported only when used
             raise ImportError('blocked on the board: ' + name)
 sys.meta_path.insert(0, Block())
 import codenet.host
