@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-__all__ = ["parse_datatype", "packed_width", "pack", "unpack"]
+__all__ = ["pack", "packed_width", "parse_datatype", "unpack"]
 
 MAX_BITS = 62  # values and masks fit int64/uint64 arithmetic
 

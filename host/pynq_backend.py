@@ -70,8 +70,9 @@ class PynqAccelerator:
             self.close()
             ishape = (n, *self.inp["packed_shape"][1:])
             oshape = (n, *self.out["packed_shape"][1:])
-            self.ibuf = self.pynq.allocate(shape=ishape, dtype=np.uint8)
-            self.obuf = self.pynq.allocate(shape=oshape, dtype=np.uint8)
+            # cacheable, as FINN's Zynq driver: fast ARM access; flush/invalidate keep the PL's view right
+            self.ibuf = self.pynq.allocate(shape=ishape, dtype=np.uint8, cacheable=True)
+            self.obuf = self.pynq.allocate(shape=oshape, dtype=np.uint8, cacheable=True)
             self.batch = n
         return self.ibuf, self.obuf
 

@@ -54,5 +54,5 @@ def host_costs(best_of, size: int, num_classes: int, stride: int, head=None, sco
     ms = {k: 1e3 * v for k, v in ms.items()}
     return {"input": [size, size, 3], "grid": [grid, grid, num_classes + 4],
             "head": "the model's, on a synthetic scene" if head is not None else "synthetic (Gaussian peaks)",
-            "peaks_decoded": int(len(decode(*heads, **kw)[1])), "host_ms": ms,
+            "peaks_decoded": len(decode(*heads, **kw)[1]), "host_ms": ms,
             "decode_speedup_vs_reference": ms["decode_reference"] / ms["decode"]}

@@ -81,7 +81,7 @@ class SimulatedBoard(pynq.Device):
             self._store(SLCR_BASE + off, value.to_bytes(4, "little"))
         self.ddr = {}  # device address -> bytearray: what the PL sees
         self.next_address = DDR_BASE
-        self.downloads, self.flushes, self.invalidates, self.runs = [], [], [], 0
+        self.downloads, self.flushes, self.invalidates, self.allocations, self.runs = [], [], [], [], 0
         self.started = set()
 
     # --- pynq Device interface --------------------------------------------------------------------
@@ -116,7 +116,9 @@ class SimulatedBoard(pynq.Device):
                 if not self.hang:
                     self._run()
 
-    def allocate(self, shape, dtype, **kwargs):
+    def allocate(self, shape, dtype, cacheable=False, **kwargs):
+        # always modelled as cacheable (coherent=False): the device sees only what the host flushed
+        self.allocations.append((tuple(shape), np.dtype(dtype).name, bool(cacheable)))
         buf = PynqBuffer(shape, dtype, device=self, device_address=self.next_address, bo=self.next_address,
                          coherent=False)
         buf[...] = 0xA5  # garbage, as fresh memory would hold

@@ -15,12 +15,13 @@ import pytest
 
 pynq = pytest.importorskip("pynq")
 
-from codenet.host.cli import main  # noqa: E402
-from codenet.host.detector import Detector  # noqa: E402
-from codenet.host.errors import CodenetError  # noqa: E402
-from codenet.host.preprocess import read_image  # noqa: E402
-from codenet.host.sim import simulate  # noqa: E402
-from tests.host.mock_pynq import SimulatedBoard, install  # noqa: E402
+from codenet.host.cli import main
+from codenet.host.detector import Detector
+from codenet.host.errors import CodenetError
+from codenet.host.preprocess import read_image
+from codenet.host.sim import simulate
+
+from tests.host.mock_pynq import SimulatedBoard, install
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "host" / "samples").glob("*.jpg"))
 
@@ -87,6 +88,10 @@ def test_data_path_is_bit_exact(board_bundle):
         assert got.dtype == np.int32 and np.array_equal(got, want)
         assert want.min() < 0 < want.max()
     assert board.runs == 3
+    accel = json.loads((board_bundle / "manifest.json").read_text())["accelerator"]
+    packed_in = tuple(accel["input"]["packed_shape"][1:])
+    inputs = [a for a in board.allocations if a[0][1:] == packed_in]
+    assert inputs == [((n, *packed_in), "uint8", True) for n in (2, 1)]  # cacheable, once per batch size
 
 
 def test_accumulators_equal_sim_for_a_batch(board_bundle):
