@@ -174,3 +174,13 @@ def test_cli_on_the_simulated_board(board_bundle, tmp_path, capsys):
     main(["detect", str(SAMPLES[0]), "--bundle", str(board_bundle), "--out", str(tmp_path / "sim"),
           "--no-progress", "--score", "0.05"])
     assert on_board == json.loads((tmp_path / "sim" / "detections.json").read_text())
+
+
+def test_overlay_sees_finns_block_design(board_bundle):
+    """pynq's own parser reads our .hwh as FINN's Zynq design: the IODMAs on GP0 with HLS register maps."""
+    make_board(board_bundle)
+    ol = Detector(board_bundle, backend="pynq").accelerator.overlay
+    assert {k: hex(v["phys_addr"]) for k, v in ol.ip_dict.items() if "phys_addr" in v} == {
+        "idma0": "0x40000000", "odma0": "0x40010000"}
+    assert ol.idma0.register_map.numReps.address == 0x1C and ol.odma0.register_map.out_V_1.address == 0x10
+    assert ol.clock_dict[0]["enable"] == 1 and (ol.clock_dict[0]["divisor0"], ol.clock_dict[0]["divisor1"]) == (10, 1)

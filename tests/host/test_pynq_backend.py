@@ -103,3 +103,10 @@ def test_bundle_without_accelerator_section(board_bundle):
     (board_bundle / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(CodenetError, match="no 'accelerator' section"):
         Detector(board_bundle, backend="pynq")
+
+
+@pytest.mark.parametrize("mhz, divisors", [(100.0, (10, 1)), (125.0, (8, 1)), (50.0, (20, 1)), (142.0, (7, 1))])
+def test_hwh_clock_divisors(mhz, divisors):
+    from codenet.overlay.hwh import clock_divisors
+
+    assert clock_divisors(mhz) == divisors
