@@ -23,6 +23,18 @@ void duplicate_streams(hls::stream<ap_uint<WIDTH>> &in, hls::stream<ap_uint<WIDT
     }
 }
 
+/// The same with two named outputs: FINN's top-level ports out0_V and out1_V are separate streams.
+template <unsigned WIDTH>
+void duplicate_streams(hls::stream<ap_uint<WIDTH>> &in, hls::stream<ap_uint<WIDTH>> &out0,
+                       hls::stream<ap_uint<WIDTH>> &out1, unsigned words) {
+    for (unsigned i = 0; i < words; i++) {
+#pragma HLS PIPELINE II=1
+        ap_uint<WIDTH> v = in.read();
+        out0.write(v);
+        out1.write(v);
+    }
+}
+
 }  // namespace codenet
 
 #endif
