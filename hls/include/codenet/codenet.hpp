@@ -11,6 +11,7 @@
 #include "mvau.hpp"
 #include "padding.hpp"
 #include "requant.hpp"
+#include "stream_tools.hpp"
 #include "upsample.hpp"
 #include "vvau.hpp"
 #include "window.hpp"
