@@ -18,6 +18,7 @@ from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInp
 from finn.custom_op.fpgadataflow.duplicatestreams import DuplicateStreams
 from finn.custom_op.fpgadataflow.fmpadding import FMPadding
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from finn.custom_op.fpgadataflow.streamingdatawidthconverter import StreamingDataWidthConverter
 from finn.custom_op.fpgadataflow.upsampler import UpsampleNearestNeighbour
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 from qonnx.custom_op.registry import add_op_to_domain
@@ -185,9 +186,11 @@ class DyadicRequant_codenet(CodenetHLS, hw_ops.DyadicRequant):
 
     def unsupported(self):
         lo, hi, odt = self.get_nodeattr("lo"), self.get_nodeattr("hi"), self.get_output_datatype()
+        problems = [] if self.get_input_datatype().signed() else [
+            f"input {self.get_input_datatype().name}: the kernel takes signed accumulators"]
         if lo < odt.min() or hi > odt.max():
-            return [f"clip range {lo}..{hi} does not fit {odt.name}"]
-        return []
+            problems.append(f"clip range {lo}..{hi} does not fit {odt.name}")
+        return problems
 
     def kernel_call(self):
         # MULT_BITS, BIAS_BITS: from the parameters, in params.h
@@ -255,10 +258,26 @@ class DuplicateStreams_codenet(CodenetHLS, DuplicateStreams):
         return f"codenet::duplicate_streams<{self.get_instream_width()}>(in0_V, out0_V, out1_V, {words})"
 
 
+class StreamingDataWidthConverter_codenet(CodenetHLS, StreamingDataWidthConverter):
+    """codenet::width_converter: between layers of different folding (FINN's InsertDWC puts them there)."""
+
+    header = "stream_tools.hpp"
+
+    def unsupported(self):
+        a, b = self.get_nodeattr("inWidth"), self.get_nodeattr("outWidth")
+        return [] if a % b == 0 or b % a == 0 else [f"widths {a} -> {b}: one must divide the other"]
+
+    def kernel_call(self):
+        words = int(np.prod(self.get_folded_input_shape()[:-1]))
+        return _template("width_converter", self.get_nodeattr("inWidth"), self.get_nodeattr("outWidth")) + \
+            f"(in0_V, out0_V, {words})"
+
+
 #: FINN HW layer op_type -> our HLS op
 SPECIALIZED = {cls.__name__.removesuffix("_codenet"): cls for cls in (
     FMPadding_codenet, ConvolutionInputGenerator_codenet, MVAU_codenet, VVAU_codenet, DyadicRequant_codenet,
-    BoundedDeformableWindow_codenet, UpsampleNearestNeighbour_codenet, DuplicateStreams_codenet)}
+    BoundedDeformableWindow_codenet, UpsampleNearestNeighbour_codenet, DuplicateStreams_codenet,
+    StreamingDataWidthConverter_codenet)}
 
 for _cls in SPECIALIZED.values():
     add_op_to_domain(HLS_DOMAIN, _cls)

@@ -20,7 +20,23 @@ from codenet.overlay import costs
 DOMAIN = "codenet.overlay.hw_ops"
 
 
-class DyadicRequant(HWCustomOp):
+class CostModel:
+    """FINN's estimate hooks, all from the op's `cost()` (overlay/costs.py, following our HLS)."""
+
+    def get_exp_cycles(self):
+        return self.cost().cycles
+
+    def lut_estimation(self, fpgapart=None):
+        return self.cost().lut
+
+    def bram_estimation(self, fpgapart=None):
+        return self.cost().bram18
+
+    def dsp_estimation(self, fpgapart=None):
+        return self.cost().dsp
+
+
+class DyadicRequant(CostModel, HWCustomOp):
     """acc (..., C) -> clip((acc * M_c + B_c) >> S_c, lo, hi), PE channels per cycle."""
 
     def get_nodeattr_types(self):
@@ -58,18 +74,6 @@ class DyadicRequant(HWCustomOp):
                              int(np.prod(self.get_nodeattr("numInputVectors"))),
                              self.get_input_datatype().bitwidth(), self.get_output_datatype().bitwidth())
 
-    def get_exp_cycles(self):
-        return self.cost().cycles
-
-    def lut_estimation(self, fpgapart=None):
-        return self.cost().lut
-
-    def bram_estimation(self, fpgapart=None):
-        return self.cost().bram18
-
-    def dsp_estimation(self, fpgapart=None):
-        return self.cost().dsp
-
     def make_shape_compatible_op(self, model):
         return helper.make_node("Identity", [self.onnx_node.input[0]], [self.onnx_node.output[0]])
 
@@ -85,7 +89,7 @@ class DyadicRequant(HWCustomOp):
         return []
 
 
-class BoundedDeformableWindow(HWCustomOp):
+class BoundedDeformableWindow(CostModel, HWCustomOp):
     """Two streams in, features x (H, W, C) and dilation d (H, W, 1) in {1..Bound}; out the 3x3 window of
     each pixel at its own dilation, taps x[p + d(p)*k] (0 outside), laid out (tap, channel) like FINN's
     sliding-window generator, so FINN's VVAU does the depthwise MACs. Hardware: a line buffer of
@@ -135,18 +139,6 @@ class BoundedDeformableWindow(HWCustomOp):
         return costs.deformable_window(h, w, self.get_nodeattr("IFMChannels"), self.get_nodeattr("Bound"),
                                        self.get_nodeattr("SIMD"), self.get_input_datatype().bitwidth(),
                                        self.get_nodeattr("ram_style"))
-
-    def get_exp_cycles(self):
-        return self.cost().cycles
-
-    def lut_estimation(self, fpgapart=None):
-        return self.cost().lut
-
-    def bram_estimation(self, fpgapart=None):
-        return self.cost().bram18
-
-    def dsp_estimation(self, fpgapart=None):
-        return self.cost().dsp
 
     def make_shape_compatible_op(self, model):
         return self.make_const_shape_op(self.get_normal_output_shape())

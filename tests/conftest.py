@@ -6,8 +6,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_chain(tmp_path_factory):
-    """codenet-tiny quantized on synthetic images, dilations spread over 1..D so every dilation is
-    exercised, exported to QONNX and through the FINN flow into a bundle. Returns a dict with the
+    """codenet-tiny quantized on synthetic images, with a live signal at every layer and dilations
+    spread over 1..D so every dilation is exercised, exported to QONNX and through the FINN flow into a bundle. Returns a dict with the
     model, classes and the paths: qonnx, folded (HW-layer graph), bundle."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("brevitas")
@@ -24,6 +24,13 @@ def tiny_chain(tmp_path_factory):
     model = CoDeNet(cfg)
     scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
     calib = torch.from_numpy(np.stack([scenes[i][0] for i in range(16)])).permute(0, 3, 1, 2).float()
+    # an untrained net's signal dies within a few layers (the head's output would be constant): give
+    # every BN this batch's statistics first, so each layer passes on a unit-variance signal
+    for bn in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        bn.reset_running_stats()
+        bn.momentum = None
+    with torch.no_grad():
+        model.train()(calib)
     model.quantize(calib).eval()
     with torch.no_grad():
         for st in model.neck:

@@ -79,20 +79,31 @@ def test_every_layer_in_cppsim_equals_python_and_the_simulator(graphs, tiny_chai
 
 def one_layer(model, name: str, folding: dict):
     """A graph of the one node `name` (its initializers and tensor annotations kept), folding applied."""
+    return layers(model, {name: folding})
+
+
+def layers(model, foldings: dict):
+    """A graph of the named consecutive nodes (name -> folding), initializers and annotations kept;
+    returns it and the names of its stream inputs."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    node = next(n for n in model.graph.node if n.name == name)
-    inits = [i for i in model.graph.initializer if i.name in node.input]
-    streams = [t for t in node.input if model.get_initializer(t) is None]
+    nodes = [n for n in model.graph.node if n.name in foldings]
+    made = {t for n in nodes for t in n.output}
+    tensors = [t for n in nodes for t in list(n.input) + list(n.output)]
+    inits = [i for i in model.graph.initializer if i.name in tensors]
+    streams = [t for n in nodes for t in n.input if model.get_initializer(t) is None and t not in made]
     info = lambda t: helper.make_tensor_value_info(t, 1, model.get_tensor_shape(t))
-    graph = helper.make_graph([node], name, [info(t) for t in streams], [info(t) for t in node.output], inits)
-    one = ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import)))
-    for t in list(node.input) + list(node.output):
-        one.set_tensor_datatype(t, model.get_tensor_datatype(t))
-    for attr, value in folding.items():
-        getCustomOp(one.graph.node[0]).set_nodeattr(attr, value)
-    return one, streams
+    inner = [info(t) for t in made if t not in nodes[-1].output]
+    graph = helper.make_graph(nodes, nodes[0].name, [info(t) for t in streams], [info(t) for t in nodes[-1].output],
+                              inits, value_info=inner)
+    sub = ModelWrapper(helper.make_model(graph, opset_imports=list(model.model.opset_import)))
+    for t in tensors:
+        sub.set_tensor_datatype(t, model.get_tensor_datatype(t))
+    for node in sub.graph.node:
+        for attr, value in foldings[node.name].items():
+            getCustomOp(node).set_nodeattr(attr, value)
+    return sub, streams
 
 
 FOLDINGS = [
@@ -191,3 +202,36 @@ def test_unsupported_configurations_are_named(graphs):
     hw, _ = one_layer(graphs["folded"], "VVAU_1", {"SIMD": 3})
     with pytest.raises(CodenetError, match="VVAU_1: SIMD=3"):
         specialize(hw)
+
+
+@pytest.mark.parametrize("pe,simd", [(1, 8), (8, 2), (4, 16)])
+def test_finn_width_converters_run_our_kernel(graphs, context, pe, simd):
+    """A requantization folded at PE `pe` feeding a padding at SIMD `simd`: FINN's InsertDWC puts its
+    width converter between them, specialized to codenet::width_converter, and the three in cppsim equal
+    the graph's Python run."""
+    from codenet.overlay.hls_codegen import prepare_cppsim
+    from codenet.overlay.specialize import specialize
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from qonnx.transformation.general import GiveUniqueNodeNames
+
+    pair, streams = layers(graphs["folded"], {"DyadicRequant_2": {"PE": pe}, "FMPadding_2": {"SIMD": simd}})
+    pair = pair.transform(InsertDWC()).transform(GiveUniqueNodeNames())
+    assert [n.op_type for n in pair.graph.node] == ["DyadicRequant", "StreamingDataWidthConverter", "FMPadding"]
+    feed = {t: context[t] for t in streams}
+    got = execute_onnx_out(prepare_cppsim(specialize(pair), num_workers=1), feed)
+    assert np.array_equal(got, context[pair.graph.output[0].name])
+
+
+def test_requant_of_unsigned_input_is_refused(graphs):
+    from codenet.host.errors import CodenetError
+    from codenet.overlay.specialize import specialize
+
+    hw, _ = one_layer(graphs["folded"], "DyadicRequant_2", {"inputDataType": "UINT8"})
+    with pytest.raises(CodenetError, match="DyadicRequant_2: input UINT8"):
+        specialize(hw)
+
+
+def execute_onnx_out(model, feed):
+    from qonnx.core.onnx_exec import execute_onnx
+
+    return execute_onnx(model, feed)[model.graph.output[0].name]
