@@ -58,8 +58,8 @@ demo: $(DEMO_VENV)/.installed  ## detect objects in the sample images: shipped b
 	$(DEMO_VENV)/bin/codenet detect host/samples --out build/demo
 	@echo "annotated images, detections.json and detections.csv in build/demo/"
 
-bundle: $(VENV)/.installed  ## export the shipped model through the FINN flow into the shipped bundle
-	$(CODENET) export --model model/weights/codenet-s.pt --out build/export
+bundle: $(VENV)/.installed  ## export the shipped model, folded as overlay/folding.json, into the shipped bundle
+	$(CODENET) export --model model/weights/codenet-s.pt --out build/export --folding overlay/folding.json
 	rm -rf host/bundles/.codenet-s.new && mkdir -p host/bundles
 	cp -r build/export/bundle host/bundles/.codenet-s.new
 	rm -rf host/bundles/codenet-s && mv host/bundles/.codenet-s.new host/bundles/codenet-s

@@ -12,6 +12,10 @@ from pathlib import Path
 
 from codenet.host.errors import CodenetError
 
+#: the shipped bundle's folding: the search's result for the board's target (make estimate writes a new
+#: one to build/estimate/folding.json); hand-editable, FINN's format
+SHIPPED_FOLDING = Path(__file__).parent / "folding.json"
+
 # op type -> (attribute, the dimension it must divide) for each folding attribute
 DIVIDES = {
     "MVAU": {"SIMD": "MW", "PE": "MH"},

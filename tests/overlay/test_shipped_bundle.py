@@ -11,6 +11,7 @@ from codenet.model.cli import DEFAULT_MODEL
 from codenet.model.export import export
 from codenet.model.predict import predict
 from codenet.overlay.build import build_bundle
+from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
 
 SAMPLES = DEFAULT_BUNDLE.parents[1] / "samples"
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped m
 
 def test_shipped_bundle_is_exported_from_the_shipped_model(tmp_path):
     card = export(DEFAULT_MODEL, tmp_path)
-    build_bundle(tmp_path / "model.onnx", card, tmp_path / "bundle")
+    build_bundle(tmp_path / "model.onnx", card, tmp_path / "bundle", load_folding(SHIPPED_FOLDING))
     fresh, shipped = load_bundle(tmp_path / "bundle"), load_bundle(DEFAULT_BUNDLE)
     assert fresh.graph.layers == shipped.graph.layers
     assert fresh.graph.arrays.keys() == shipped.graph.arrays.keys()

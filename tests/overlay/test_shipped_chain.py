@@ -13,6 +13,7 @@ from codenet.model.checkpoint import load_model
 from codenet.model.cli import DEFAULT_MODEL
 from codenet.model.export import export
 from codenet.overlay.build import build_bundle
+from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
 from codenet.overlay.execute import execute
 from tests.overlay.test_export_chain import chain_inputs
 
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not DEFAULT_MODEL.exists(), r
 def test_shipped_model_chain_is_exact(tmp_path):
     model, _, _ = load_model(DEFAULT_MODEL)
     card = export(DEFAULT_MODEL, tmp_path)
-    build_bundle(tmp_path / "model.onnx", card, tmp_path / "bundle")
+    build_bundle(tmp_path / "model.onnx", card, tmp_path / "bundle", load_folding(SHIPPED_FOLDING))
     x = chain_inputs(model.cfg.input_size, n_random=30, n_scenes=50)
     assert len(x) >= 100
     frozen = copy.deepcopy(model).freeze()
