@@ -29,6 +29,14 @@ BUDGET = {"data": "synthetic-objects", "train_images": 2000, "val_images": 300, 
           "float_epochs": 5, "qat_epochs": 1, "workers": 0, "threads": 1, "eval_float": True}
 
 
+def budget() -> dict:
+    """What every variant trains with: BUDGET over codenet-s's train section (its learning rates)."""
+    from codenet.model.config import load_config
+
+    train = load_config("codenet-s")[1]
+    return {**{k: train[k] for k in ("batch_size", "lr", "qat_lr") if k in train}, **BUDGET}
+
+
 def run_variant(kind: str, out: Path, progress: bool) -> dict:
     from codenet.model.config import load_config
     from codenet.model.network import CoDeNet, count
@@ -76,7 +84,7 @@ def main(argv=None) -> int:
     except CodenetError as e:
         print(f"ablation: error: {e}", file=sys.stderr)
         return 2
-    table = report(rows, BUDGET)
+    table = report(rows, budget())
     print(table)
     write_json_atomic(rows, Path(args.out) / "ablation.json")
     if args.report:

@@ -72,12 +72,17 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="model/results.md")
     args = p.parse_args(argv)
     from codenet.host.io import write_bytes_atomic
-    from codenet.model.ablation import BUDGET, report
+    from codenet.model.ablation import budget, report
 
     parts = ["# Results", "", default_section(Path(args.run)), ""]
     ablation = Path(args.ablation) / "ablation.json"
     if ablation.exists():
-        parts += ["## Ablation: the decoder's deformable variants, float vs W4A8", "", report(_read(ablation), BUDGET)]
+        parts += ["## Ablation: the decoder's deformable variants, float vs W4A8", "", report(_read(ablation), budget()),
+                  "How to read it: one seed, 300 test images and a short budget, so differences of a point or two "
+                  "are within run-to-run noise. The W4A8 column is the float model after calibration plus its QAT "
+                  "epoch(s), so it has trained longer than the float column. \"float, d rounded\" is CoDeNet's "
+                  "recipe: bilinear (real-valued) dilations in training, rounded to the hardware's integers "
+                  "after it.", ""]
     write_bytes_atomic(("\n".join(parts) + "\n").encode(), args.out)
     print(f"-> {args.out}")
     return 0
