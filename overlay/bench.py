@@ -85,9 +85,6 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def model_bench(model_path) -> dict:
     """The model through export and the FINN flow: simulator vs onnxruntime, and host costs on its head."""
@@ -116,3 +113,7 @@ def model_bench(model_path) -> dict:
                           score_threshold=detector.score_threshold, dequantize=detector.head, accumulators=sim_out)
     return {"input": [size, size, 3], "simulator_fps": 1 / t_sim, "onnxruntime_fps": 1 / t_ort,
             "simulator_vs_onnxruntime": t_ort / t_sim, "host": host}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -35,7 +35,7 @@ def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
     out = Path(out_dir)
     if model_path is not None:
         card = export(model_path, out)
-        source = str(model_path)
+        source = _shown(Path(model_path))
     else:
         model, classes = untrained_model(config)
         qonnx = export_qonnx_model(model, out / "model.onnx")
@@ -44,3 +44,11 @@ def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
         source = f"{config} (untrained, quantized)"
     build_bundle(out / "model.onnx", card, out / "bundle")
     return {"hw_layers": out / "hw_layers.onnx", "bundle": out / "bundle", "source": source}
+
+
+def _shown(path: Path) -> str:
+    """A path as a report shows it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -60,3 +60,22 @@ def test_tiny_network_equals_simulator_on_the_chain_inputs(tiny):
     x = inputs(tiny.input_size, every=True)
     assert len(x) >= 100
     assert np.array_equal(csim.run_graph(tiny.graph, x), simulate(tiny.graph, x))
+
+
+def test_shipped_network_in_csim_equals_simulator():
+    """make csim in CI: the shipped codenet-s, at its board folding, through the C-simulated kernels on
+    two sample images, every stream equal to the simulator's."""
+    from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
+    from codenet.host.sim import simulate
+
+    if not (DEFAULT_BUNDLE / "manifest.json").exists():
+        pytest.skip("no shipped bundle")
+    bundle = load_bundle(DEFAULT_BUNDLE)
+    x = csim.sample_images(bundle.input_size, 2)
+    out, streams = csim.run_graph(bundle.graph, x, trace=True)
+    ref, ref_streams = simulate(bundle.graph, x, trace=True)
+    for layer in bundle.graph.layers:
+        for s in layer["outputs"]:
+            assert np.array_equal(streams[s], ref_streams[s]), f"{layer['name']} ({s}) differs"
+    assert np.array_equal(out, ref) and (out != 0).mean() > 0.5
+    assert any(layer.get("folding", {}).get("SIMD", 1) > 1 for layer in bundle.graph.layers)  # folded
