@@ -9,6 +9,9 @@ CODENET := $(VENV)/bin/codenet
 NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 
 DEMO_VENV := .venv-demo
+# the shipped model is weak (AP50 7 on the synthetic test split, model/results.md): its peaks sit at
+# 0.2-0.3, so the demo shows what it finds above 0.24 rather than the 0.3 default
+DEMO_SCORE := 0.24
 # the board's side for the pynq backend tests: pynq 3.1.2 with its own pins (numpy<2: its PynqBuffer
 # cannot be created under numpy 2) and the host package, as on the PYNQ-Z2 image
 BOARD_VENV := .venv-board
@@ -55,7 +58,7 @@ $(DEMO_VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(DEMO_VENV)/.installed  ## detect objects in the sample images: shipped bundle, bit-exact simulator
-	$(DEMO_VENV)/bin/codenet detect host/samples --out build/demo
+	$(DEMO_VENV)/bin/codenet detect host/samples --out build/demo --score $(DEMO_SCORE)
 	@echo "annotated images, detections.json and detections.csv in build/demo/"
 
 bundle: $(VENV)/.installed  ## export the shipped model, folded as overlay/folding.json, into the shipped bundle
