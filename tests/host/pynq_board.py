@@ -111,7 +111,9 @@ def test_shipped_bundle_on_the_board(tmp_path):
     dst = tmp_path / "shipped"
     shutil.copytree(src, dst)
     make_board(dst)
-    on_board, in_sim = Detector(dst, backend="pynq"), Detector(dst, backend="sim")
+    # the shipped model's scores sit at 0.2-0.3 (model/results.md): compare what it finds above 0.1
+    on_board, in_sim = Detector(dst, backend="pynq", score_threshold=0.1), Detector(dst, backend="sim",
+                                                                                     score_threshold=0.1)
     total = 0
     for path in SAMPLES:
         image = read_image(path)

@@ -89,7 +89,8 @@ def test_unknown_backend(capsys, tmp_path, bundle):
 def test_odd_images_detect(capsys, tmp_path, bundle, mode):
     path = tmp_path / f"odd_{mode.replace(';', '')}.png"
     arr = np.random.default_rng(0).integers(0, 255, (33, 70)).astype(np.uint16 if mode == "I;16" else np.uint8)
-    im = Image.fromarray(arr, mode="I;16" if mode == "I;16" else "L")
+    im = Image.fromarray(arr)  # uint8 -> L, uint16 -> I;16
+    assert im.mode == ("I;16" if mode == "I;16" else "L")
     (im if mode in ("L", "I;16") else im.convert(mode)).save(path)
     code, err, out = detect(capsys, tmp_path, bundle, path)
     assert code == 0, err
