@@ -9,6 +9,7 @@ from PIL import Image
 
 from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
 from codenet.host.cli import main
+from tests.host.cli_run import detect, one_line
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / "manifest.json").exists(), reason="no shipped bundle")
 
@@ -18,19 +19,6 @@ def bundle(tmp_path):
     dst = tmp_path / "bundle"
     shutil.copytree(DEFAULT_BUNDLE, dst)
     return dst
-
-
-def detect(capsys, tmp_path, bundle, *inputs):
-    code = main(["detect", *map(str, inputs), "--bundle", str(bundle), "--out", str(tmp_path / "out"),
-                 "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.err.strip(), captured.out
-
-
-def one_line(code, err, *needles):
-    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
-    for n in needles:
-        assert n in err, err
 
 
 def sample(tmp_path):

@@ -13,20 +13,9 @@ from PIL import Image
 
 from codenet.host.cli import main
 from codenet.host.images import progress_line, read_images
+from tests.host.cli_run import detect, one_line
 
 SAMPLES = Path(__file__).resolve().parents[2] / "host" / "samples"
-
-
-def detect(capsys, tmp_path, bundle, *args):
-    code = main(["detect", *map(str, args), "--bundle", str(bundle), "--out", str(tmp_path / "out"), "--no-progress"])
-    captured = capsys.readouterr()
-    return code, captured.err.strip(), captured.out
-
-
-def one_line(code, err, *needles):
-    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
-    for n in needles:
-        assert n in err, err
 
 
 def results(tmp_path):
