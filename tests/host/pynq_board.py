@@ -26,14 +26,20 @@ from tests.host.mock_pynq import SimulatedBoard, install
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "host" / "samples").glob("*.jpg"))
 
 
-@pytest.fixture
-def board_bundle(tmp_path):
-    src = os.environ.get("CODENET_BOARD_BUNDLE")
+def bundle_copy(variable: str, tmp_path, why: str):
+    """A copy of the bundle the variable names (set by tests/host/test_pynq_backend.py), or a skip."""
+    src = os.environ.get(variable)
     if not src:
-        pytest.skip("run by tests/host/test_pynq_backend.py, which sets CODENET_BOARD_BUNDLE")
-    dst = tmp_path / "bundle"
+        pytest.skip(why)
+    dst = tmp_path / variable.lower()
     shutil.copytree(src, dst)
     return dst
+
+
+@pytest.fixture
+def board_bundle(tmp_path):
+    return bundle_copy("CODENET_BOARD_BUNDLE", tmp_path,
+                       "run by tests/host/test_pynq_backend.py, which sets CODENET_BOARD_BUNDLE")
 
 
 def make_board(bundle_dir, hang=False, hardware=None):
@@ -105,11 +111,7 @@ def test_accumulators_equal_sim_for_a_batch(board_bundle):
 
 def test_shipped_bundle_on_the_board(tmp_path):
     """The trained codenet-s on the demo images: pynq (simulated board) == sim, detection for detection."""
-    src = os.environ.get("CODENET_BOARD_SHIPPED")
-    if not src:
-        pytest.skip("no shipped bundle (host/bundles/codenet-s) yet")
-    dst = tmp_path / "shipped"
-    shutil.copytree(src, dst)
+    dst = bundle_copy("CODENET_BOARD_SHIPPED", tmp_path, "no shipped bundle (host/bundles/codenet-s) yet")
     make_board(dst)
     # the shipped model's scores sit at 0.2-0.3 (model/results.md): compare what it finds above 0.1
     on_board, in_sim = Detector(dst, backend="pynq", score_threshold=0.1), Detector(dst, backend="sim",
