@@ -212,12 +212,11 @@ def run(args) -> dict:
     from pathlib import Path
 
     from codenet.host.io import write_bytes_atomic, write_json_atomic
-    from codenet.model.cli import DEFAULT_MODEL
     from codenet.overlay.board import load_board
     from codenet.overlay.flow import prepare_finn
     from codenet.overlay.fold_search import folding_config, search_folding
     from codenet.overlay.folding import apply_folding, load_folding
-    from codenet.overlay.hw_graph import build_hw_graph
+    from codenet.overlay.hw_graph import build_hw_graph, model_path
     from codenet.overlay.hwsw import host_costs
     from codenet.overlay.report import markdown, plot_png
 
@@ -231,8 +230,7 @@ def run(args) -> dict:
         if args.graph:
             hw = {"hw_layers": Path(args.graph), "bundle": args.bundle, "source": args.graph}
         else:
-            model_path = args.model or (DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None)
-            hw = build_hw_graph(tmp, model_path, args.config)
+            hw = build_hw_graph(tmp, model_path(args), args.config)
         base = ModelWrapper(str(hw["hw_layers"]))
         model = apply_folding(_copy(base), folding) if folding else search_folding(_copy(base), board)
         result = estimate(model, board)
@@ -262,35 +260,28 @@ def summary(result: dict) -> str:
 
 def main(argv=None) -> int:
     import argparse
-    import sys
     import warnings
 
-    from codenet.host.errors import CodenetError
+    from codenet.host.errors import exit_code
     from codenet.overlay.fold_search import check_target
+    from codenet.overlay.hw_graph import add_graph_args
 
     p = argparse.ArgumentParser(prog="python -m codenet.overlay.estimate",
                                 description="Fold for the target frame rate and estimate on the board.")
-    p.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
-    p.add_argument("--model", default=None, help="trained W4A8 model (default: model/weights/codenet-s.pt if "
-                                                 "present, else --config untrained)")
-    p.add_argument("--config", default="codenet-s", help="model config for an untrained-but-quantized graph")
-    p.add_argument("--graph", default=None, help="an HW-layer ONNX (hw_layers.onnx) instead of building one")
-    p.add_argument("--bundle", default=None, help="with --graph: its bundle, for the host timings")
-    p.add_argument("--folding", default=None, help="a folding JSON to estimate instead of searching")
+    add_graph_args(p)
     p.add_argument("--out", default="build/estimate", help="folder for estimate.json, estimate.png, folding.json")
     p.add_argument("--report", default=None, help="also write the markdown report here (overlay/estimate.md)")
     p.add_argument("--plot", default=None, help="also write the PNG plot here (overlay/estimate.png)")
     p.add_argument("--no-sweep", action="store_true", help="skip the trade-off sweep (faster)")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")  # brevitas/qonnx import chatter
-    try:
+
+    def run_and_check():
         result = run(args)
         print(summary(result))
         check_target(result)
-    except CodenetError as e:
-        print(f"codenet: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_code(run_and_check)
 
 
 if __name__ == "__main__":

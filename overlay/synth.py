@@ -140,33 +140,21 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
 
 def main(argv=None) -> int:
     import argparse
-    import sys
     import warnings
 
+    from codenet.host.errors import exit_code
     from codenet.overlay.board import load_board
     from codenet.overlay.folding import load_folding
+    from codenet.overlay.hw_graph import add_graph_args, model_path
 
     p = argparse.ArgumentParser(prog="python -m codenet.overlay.synth", description=__doc__.splitlines()[0])
-    p.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
-    p.add_argument("--model", default=None, help="trained W4A8 model (default: model/weights/codenet-s.pt if "
-                                                 "present, else --config untrained)")
-    p.add_argument("--config", default="codenet-s")
-    p.add_argument("--graph", default=None, help="an HW-layer ONNX instead of building one")
-    p.add_argument("--bundle", default=None, help="with --graph: the bundle to add the bitstream to")
-    p.add_argument("--folding", default=None, help="a folding JSON instead of the search")
+    add_graph_args(p)
     p.add_argument("--out", default="build/overlay")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
-    try:
-        from codenet.model.cli import DEFAULT_MODEL
-
-        model_path = args.model or (DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None)
-        build_overlay(args.out, load_board(args.board), model_path, args.config,
-                      load_folding(args.folding) if args.folding else None, args.graph, args.bundle)
-    except CodenetError as e:
-        print(f"codenet: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: build_overlay(args.out, load_board(args.board), model_path(args), args.config,
+                                           load_folding(args.folding) if args.folding else None, args.graph,
+                                           args.bundle))
 
 
 if __name__ == "__main__":
