@@ -388,10 +388,10 @@ def run_graph(graph, images, trace: bool = False, binary=None):
         raise ValueError(f"images must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
     kernels = plan_graph(graph, images.shape)
     binary = binary or build(kernels)
-    by_layer = {id(layer): kernel for layer, kernel in zip(graph.layers, kernels)}
+    by_name = {layer["name"]: kernel for layer, kernel in zip(graph.layers, kernels)}
     with tempfile.TemporaryDirectory(prefix="csim-graph-") as work:
-        return walk(graph, images, lambda layer, inputs: execute(binary, by_layer[id(layer)], inputs, workdir=work),
-                    trace)
+        return walk(graph, images, lambda layer, inputs: execute(binary, by_name[layer["name"]], inputs,
+                                                                 workdir=work), trace)
 
 
 # ---- CLI ---------------------------------------------------------------------------------------------
