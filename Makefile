@@ -21,7 +21,7 @@ HOST_DEV_NODEPS := finn-plus-driver==1.6.1
 HOST_DEV := opencv-python-headless
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all demo bundle csim bench estimate overlay train ablation report info clean
+.PHONY: help test test-all test-armhf demo bundle csim bench estimate overlay train ablation report info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ test: $(VENV)/.installed $(VENV)/.host-dev $(BOARD_VENV)/.installed  ## the fast
 
 test-all: $(VENV)/.installed $(VENV)/.host-dev $(BOARD_VENV)/.installed  ## every test, slow ones included
 	$(PY) -m pytest -q
+
+test-armhf:  ## the host tests on Debian armhf Python + numpy under qemu-user (root: apt-get, debootstrap)
+	tests/armhf/run.sh
 
 # the demo needs the core only (numpy, pillow): what the board has
 $(DEMO_VENV)/.installed: pyproject.toml

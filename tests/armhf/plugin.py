@@ -1,0 +1,46 @@
+"""pytest plugin for `make test-armhf`: the host tests on Debian armhf Python, and which of them cannot run there.
+
+Everything in tests/host runs except what NOT_ON_ARMHF lists. Tests that need torch, brevitas, FINN,
+finn-plus-driver or OpenCV skip themselves already (pytest.importorskip, or the codenet-tiny fixtures in
+tests/conftest.py, which import torch), naming the missing module; the list holds only what would
+otherwise fail to import or to run. An entry that matches nothing in a collected file is an error, so
+the list cannot go stale silently.
+"""
+
+import platform
+import sys
+
+import pytest
+
+# a test (all its parameters) or one node id: why it does not run on the board's core install
+NOT_ON_ARMHF = {
+    "tests/host/test_board_imports.py::test_host_is_python_310_compatible": "vermin is a dev tool of .venv",
+    "tests/host/test_board_imports.py::test_the_version_check_can_fail": "vermin is a dev tool of .venv",
+}
+
+
+def pytest_configure(config):
+    if platform.machine() != "armv7l":  # the point is the board's CPU: never pass on the build machine's
+        raise pytest.UsageError(f"tests/armhf/plugin.py is for tests/armhf/python (armv7l), not {platform.machine()}")
+
+
+def pytest_report_header(config):
+    import numpy as np
+    import PIL
+
+    return (f"armhf: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}, "
+            f"pillow {PIL.__version__}, intp {np.dtype(np.intp).itemsize * 8}-bit, {sys.byteorder}-endian")
+
+
+def pytest_collection_modifyitems(config, items):
+    matched, files = set(), set()
+    for item in items:
+        files.add(item.nodeid.partition("::")[0])
+        for key, why in NOT_ON_ARMHF.items():
+            if item.nodeid == key or item.nodeid.startswith(key + "["):
+                item.add_marker(pytest.mark.skip(reason=f"not on armhf: {why}"))
+                matched.add(key)
+    stale = [k for k in NOT_ON_ARMHF if k.partition("::")[0] in files and k not in matched]
+    if stale:
+        raise pytest.UsageError(f"tests/armhf/plugin.py: NOT_ON_ARMHF names tests that do not exist: {', '.join(stale)}")
+
