@@ -1,4 +1,4 @@
-"""Model-side subcommands: train, eval, info, detect (PyTorch)."""
+"""Model-side subcommands: train, eval, export, info, upgrade-model (PyTorch)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,10 @@ def run_info(args):
     cfg, _ = load_config(args.config)
     print(json.dumps({"config": cfg.name, "input": cfg.input_size, "deform": cfg.deform, "bound": cfg.bound,
                       **count(CoDeNet(cfg))}))
+
+
+def run_upgrade_model(args):
+    from codenet.model.checkpoint import upgrade_model
+
+    upgrade_model(args.model, args.out)
+    print(f"{args.out}: codenet-model/2, deployed integers stored")

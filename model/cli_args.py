@@ -38,3 +38,8 @@ def add_export_args(p):
     p.add_argument("--out", default="build/export", help="folder for model.onnx, model_card.json, "
                    "the FINN graphs and bundle/ (default: build/export)")
     p.add_argument("--folding", help="folding JSON: per-layer PE/SIMD (FINN's format)")
+
+
+def add_upgrade_model_args(p):
+    p.add_argument("model", help="a codenet-model/1 file")
+    p.add_argument("out", help="where the codenet-model/2 file goes (may be the same path)")

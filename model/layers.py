@@ -8,13 +8,15 @@ weights are Brevitas W4 (per-channel) integers, BN is frozen and folded into the
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from brevitas.nn import QuantConv2d
 from brevitas.quant import Int8WeightPerChannelFloat
 from torch import nn
 
-from codenet.model.quant import dyadic, requantize
+from codenet.model.quant import dyadic, floats, requantize
 
 ACT_MAX = 255  # unsigned 8-bit activations after ReLU, zero point 0: padding reads 0
 
@@ -35,20 +37,45 @@ def integer_weight(conv: QuantConv2d) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class Frozen(nn.Module):
-    """A quant-mode layer's integers as constants, computed with standard ONNX ops for export.
+    """A quant-mode layer's deployed integers as constants, computed with standard ONNX ops for export.
 
     Weights pass through a Brevitas/QONNX Quant node with scale 1 (integers, `bits` wide, narrow
-    range); the requantization runs in float64, exact since |acc * M + B| < 2^53.
+    range); the requantization runs in float64, exact since |acc * M + B| < 2^53. The head keeps
+    its float32 output scale and bias (`affine`), applied on the host. `integers()` is what the
+    model file stores; `from_integers` rebuilds the layer from it, so nothing is derived twice.
     """
 
-    def __init__(self, weight, bits, mult, bias, shift, lo=None, hi=None):
+    def __init__(self, weight, bits, mult, bias, shift, lo=None, hi=None, affine=None):
         super().__init__()
-        self.bits, self.lo, self.hi = bits, lo, hi
-        self.register_buffer("weight_int", weight.detach().round())
+        self.bits, self.lo, self.hi = int(bits), lo, hi
+        self.register_buffer("weight_int", weight.detach().round().float())
+        self.register_buffer("mult_int", _int64(mult))
+        self.register_buffer("bias_int", _int64(bias))
+        self.register_buffer("shift_int", _int64(shift))
         view = (1, -1, 1, 1)
-        self.register_buffer("mult", mult.double().view(view) if mult is not None else None)
-        self.register_buffer("bias", bias.double().view(view) if bias is not None else None)
-        self.register_buffer("inv_shift", torch.exp2(-shift.double()).view(view) if shift is not None else None)
+        self.register_buffer("mult", self.mult_int.double().view(view) if mult is not None else None)
+        self.register_buffer("bias", self.bias_int.double().view(view) if bias is not None else None)
+        inv = [math.ldexp(1.0, -s) for s in self.shift_int.tolist()] if shift is not None else None
+        self.register_buffer("inv_shift", torch.tensor(inv, dtype=torch.float64).view(view) if inv else None)
+        scale, offset = affine if affine is not None else (None, None)
+        self.register_buffer("acc_scale", None if scale is None else scale.detach().float().reshape(-1))
+        self.register_buffer("acc_bias", None if offset is None else offset.detach().float().reshape(-1))
+
+    def integers(self) -> dict:
+        """The deployed integers (and the head's float32 affine) as plain tensors and ints."""
+        entry = {"weight": self.weight_int.to(torch.int8), "bits": self.bits}  # <= 8-bit weights
+        if self.mult is not None:
+            entry |= {"mult": self.mult_int, "bias": self.bias_int, "shift": self.shift_int,
+                      "lo": int(self.lo), "hi": int(self.hi)}
+        if self.acc_scale is not None:
+            entry |= {"acc_scale": self.acc_scale, "acc_bias": self.acc_bias}
+        return entry
+
+    @classmethod
+    def from_integers(cls, entry: dict) -> "Frozen":
+        affine = (entry["acc_scale"], entry["acc_bias"]) if "acc_scale" in entry else None
+        return cls(entry["weight"], entry["bits"], entry.get("mult"), entry.get("bias"), entry.get("shift"),
+                   entry.get("lo"), entry.get("hi"), affine)
 
     def weight(self):
         from brevitas.export.onnx.qonnx.function import BrevitasQuantTorchScriptFn
@@ -60,6 +87,10 @@ class Frozen(nn.Module):
     def requant(self, acc):
         y = torch.floor((acc.double() * self.mult + self.bias) * self.inv_shift)
         return torch.clamp(y, self.lo, self.hi).float()
+
+
+def _int64(values):
+    return None if values is None else torch.as_tensor(values).detach().reshape(-1).to(torch.int64)
 
 
 class QuantMode(nn.Module):
@@ -82,10 +113,14 @@ class QuantMode(nn.Module):
 
     @torch.no_grad()
     def freeze(self):
-        """Quant mode -> constant integers (export and the reference for every later stage)."""
+        """Quant mode -> constant integers (export and the reference for every later stage).
+
+        A layer whose integers are already fixed (loaded from a model file) keeps them.
+        """
         if not self.is_quant:
             raise RuntimeError("freeze() needs a quantized layer")
-        self.frozen = Frozen(*self.integer_params())
+        if self.frozen is None:
+            self.frozen = Frozen(*self.integer_params())
 
 
 class ConvBNReLU(QuantMode):
@@ -122,9 +157,21 @@ class ConvBNReLU(QuantMode):
         shift = bn.bias - bn.running_mean * gain
         return self.in_scale * w_scale * gain / self.out_scale, shift / self.out_scale
 
+    def requant_integers(self, w_scale):
+        """(M, B, S) of `requant_affine`, derived in Python float64 from the same parameters."""
+        bn = self.bn
+        in_s, out_s, eps = float(self.in_scale), float(self.out_scale), float(bn.eps)
+        m, b = [], []
+        for ws, g, beta, mu, var in zip(floats(w_scale), floats(bn.weight), floats(bn.bias),
+                                        floats(bn.running_mean), floats(bn.running_var)):
+            gain = g / math.sqrt(var + eps)
+            m.append(in_s * ws * gain / out_s)
+            b.append((beta - mu * gain) / out_s)
+        return dyadic(m, b)
+
     def integer_params(self):
         w, w_scale = integer_weight(self.conv)
-        return (w, self.weight_bits, *dyadic(*self.requant_affine(w_scale)), 0, ACT_MAX)
+        return (w, self.weight_bits, *self.requant_integers(w_scale), 0, ACT_MAX)
 
     def forward(self, x, dilation=None):
         if self.frozen is not None:
@@ -133,7 +180,7 @@ class ConvBNReLU(QuantMode):
             return F.relu(self.bn(self.accumulate(x, self.conv.weight, dilation)))
         w, w_scale = integer_weight(self.conv)
         acc = self.accumulate(x, w, dilation)
-        return requantize(acc, *self.requant_affine(w_scale), 0, ACT_MAX)
+        return requantize(acc, *self.requant_affine(w_scale), 0, ACT_MAX, self.requant_integers(w_scale))
 
     def frozen_forward(self, x, dilation=None):
         """`dilation`: the integer dilation map (N,1,H,W) for a deformable layer."""
@@ -161,17 +208,21 @@ class HeadConv(QuantMode):
         super().__init__()
         self.conv = quant_conv(cin, cout, 1, weight_bits=weight_bits, bias=True)
         self.register_buffer("gain", torch.ones(cout) if gain is None else torch.as_tensor(gain, dtype=torch.float32))
+        self.emit_accumulator = False  # the export form: the accumulator is the accelerator's output
 
     def forward(self, x):
         if self.frozen is not None:
-            return F.conv2d(x, self.frozen.weight())  # the integer accumulator leaves the accelerator
+            acc = F.conv2d(x, self.frozen.weight())
+            return acc if self.emit_accumulator else self.dequantize(acc)
         if not self.is_quant:
             return F.conv2d(x, self.conv.weight, self.conv.bias) * self.gain.view(1, -1, 1, 1)
         w, w_scale = integer_weight(self.conv)
         return self.dequantize(F.conv2d(x, w), w_scale)
 
     def affine(self, w_scale=None):
-        """Per-channel float32 (scale, bias): head output = acc * scale + bias."""
+        """Per-channel float32 (scale, bias): head output = acc * scale + bias (the stored pair once frozen)."""
+        if self.frozen is not None:
+            return self.frozen.acc_scale, self.frozen.acc_bias
         if w_scale is None:
             w_scale = integer_weight(self.conv)[1]
         return self.in_scale * w_scale * self.gain, self.conv.bias * self.gain
@@ -182,7 +233,8 @@ class HeadConv(QuantMode):
         return acc * scale.view(1, -1, 1, 1) + bias.view(1, -1, 1, 1)
 
     def integer_params(self):
-        return integer_weight(self.conv)[0], self.weight_bits, None, None, None
+        w, w_scale = integer_weight(self.conv)
+        return w, self.weight_bits, None, None, None, None, None, self.affine(w_scale)
 
 
 class DilationPredictor(QuantMode):
@@ -195,9 +247,14 @@ class DilationPredictor(QuantMode):
         nn.init.normal_(self.conv.weight, std=1e-3)
         nn.init.constant_(self.conv.bias, 1.2)  # start as a plain 3x3 (d = 1), inside the STE's range
 
+    def requant_integers(self, w_scale):
+        """(M, B, S) of acc * in_scale * w_scale + bias, derived in Python float64."""
+        in_s = float(self.in_scale)
+        return dyadic([in_s * ws for ws in floats(w_scale)], floats(self.conv.bias))
+
     def integer_params(self):
         w, w_scale = integer_weight(self.conv)
-        return (w, self.weight_bits, *dyadic(self.in_scale * w_scale, self.conv.bias), 1, self.bound)
+        return (w, self.weight_bits, *self.requant_integers(w_scale), 1, self.bound)
 
     def forward(self, x):
         """(real-valued dilation for the gradient, integer dilation for the forward value)."""
@@ -211,7 +268,8 @@ class DilationPredictor(QuantMode):
         acc = F.conv2d(x, w)
         m = self.in_scale * w_scale
         real = acc * m.view(1, -1, 1, 1) + self.conv.bias.view(1, -1, 1, 1)
-        return real, requantize(acc, m, self.conv.bias, 1, self.bound).detach()
+        ints = self.requant_integers(w_scale)
+        return real, requantize(acc, m, self.conv.bias, 1, self.bound, ints).detach()
 
 
 def dilation_selector(real, integer, bound):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from codenet.model.config import ModelConfig
-from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, HeadConv, QuantMode
+from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, Frozen, HeadConv, QuantMode
 
 INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
 SIZE_GAIN = 8.0  # box sizes (up to tens of output cells) are the head's raw output times this
@@ -128,13 +128,45 @@ class CoDeNet(nn.Module):
     def freeze(self):
         """Quant mode -> constant integers: the model Brevitas exports to QONNX.
 
+        Layers keep integers already fixed (a loaded model file's); the others derive theirs once.
         The output becomes the head's integer accumulator; `head_affine()` gives its float scale/bias.
         """
         if not self.is_quant:
             raise RuntimeError("quantize (or load a W4A8 model) before freezing")
         for layer, _ in self.act_layers():
             layer.freeze()
+        self.head.out.emit_accumulator = True
         return self.eval()
+
+    def quant_layers(self) -> dict:
+        """Module path -> quantized layer, in data-flow order: the keys of the stored integers."""
+        names = {id(m): name for name, m in self.named_modules()}
+        return {names[id(layer)]: layer for layer, _ in self.act_layers()}
+
+    @torch.no_grad()
+    def deployed_integers(self) -> dict:
+        """Every integer the hardware uses (and the head's float32 affine), per layer path.
+
+        Derived here once for a model fresh from QAT; a loaded model returns what its file stored.
+        """
+        if not self.is_quant:
+            raise RuntimeError("a float model has no deployed integers")
+        return {name: (layer.frozen if layer.frozen is not None else Frozen(*layer.integer_params())).integers()
+                for name, layer in self.quant_layers().items()}
+
+    def load_integers(self, integers: dict):
+        """Fix every layer's integers to `integers` (from `deployed_integers`): forward and export use them."""
+        layers = self.quant_layers()
+        if set(integers) != set(layers):
+            missing, extra = sorted(set(layers) - set(integers)), sorted(set(integers) - set(layers))
+            raise ValueError(f"stored integers do not match the network (missing {missing[:3]}, extra {extra[:3]})")
+        for name, layer in layers.items():
+            layer.frozen = Frozen.from_integers(integers[name])
+        return self
+
+    @property
+    def has_integers(self) -> bool:
+        return self.stem.frozen is not None
 
     @torch.no_grad()
     def head_affine(self):

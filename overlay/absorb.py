@@ -50,9 +50,11 @@ class AbsorbDyadicRequant(Transformation):
             lo, hi = _const(model, clip, 1), _const(model, clip, 2)
             if any(v is None for v in (mult, bias, inv_shift, lo, hi)):
                 continue
-            shift = -np.log2(inv_shift.astype(np.float64).reshape(-1))
-            if not np.array_equal(shift, np.round(shift)):
+            # 2^-S read exactly from the float's exponent (a vectorized log2 may be an ulp off)
+            mantissa, exponent = np.frexp(inv_shift.astype(np.float64).reshape(-1))
+            if not np.all(mantissa == 0.5):
                 continue  # not a power of two: not our requantization
+            shift = 1 - exponent.astype(np.int64)
             name = start.name.replace("Cast", "DyadicRequant") or f"Requant_{len(model.graph.node)}"
             consts = {}
             for key, value in (("mult", mult), ("bias", bias), ("shift", shift)):

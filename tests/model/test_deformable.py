@@ -47,12 +47,17 @@ def quantized_stage(cin=6, cout=5, seed=0):
     return stage.eval()
 
 
+def f64(t):
+    return t.detach().double().numpy().reshape(-1)
+
+
 def dw_integer_params(layer):
+    """The requantization integers re-derived independently: numpy float64, one correctly rounded op at a time."""
     w, w_scale = integer_weight(layer.conv)
     bn = layer.bn
-    gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    m = layer.in_scale * w_scale * gain / layer.out_scale
-    b = (bn.bias - bn.running_mean * gain) / layer.out_scale
+    gain = f64(bn.weight) / np.sqrt(f64(bn.running_var) + bn.eps)
+    m = float(layer.in_scale) * f64(w_scale) * gain / float(layer.out_scale)
+    b = (f64(bn.bias) - f64(bn.running_mean) * gain) / float(layer.out_scale)
     return w.detach().round().to(torch.int64).numpy(), [t.numpy() for t in dyadic(m, b)]
 
 
@@ -87,7 +92,8 @@ def test_predicted_dilation_is_the_integer_requantization():
     with torch.no_grad():
         _, d = stage.offset(q)
     w, w_scale = integer_weight(stage.offset.conv)
-    mult, bias, shift = (t.numpy() for t in dyadic(stage.offset.in_scale * w_scale, stage.offset.conv.bias))
+    m = float(stage.offset.in_scale) * f64(w_scale)
+    mult, bias, shift = (t.numpy() for t in dyadic(m, f64(stage.offset.conv.bias)))
     acc = np.einsum("nchw,oc->nohw", q.numpy().astype(np.int64), w.detach().round().to(torch.int64).numpy()[:, :, 0, 0])
     expected = np.clip((acc * mult[0] + bias[0]) >> shift[0], 1, BOUND)
     assert np.array_equal(d.numpy().astype(np.int64), expected)
