@@ -21,7 +21,7 @@ HOST_DEV_NODEPS := finn-plus-driver==1.6.1
 HOST_DEV := opencv-python-headless
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all test-armhf demo bundle csim bench estimate overlay train ablation report info clean
+.PHONY: help test test-all test-armhf demo bundle csim bench bench-armhf estimate overlay train ablation report info clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS ker
 
 bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
 	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json
+
+bench-armhf: $(VENV)/.installed  ## instructions per frame of the host work on armhf (qemu plugin) -> build/armhf/host_insns.json
+	tests/armhf/insns.sh
 
 estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, estimate LUT/BRAM/DSP/fps -> overlay/estimate.md
 	$(PY) -m codenet.overlay.estimate --out build/estimate --report overlay/estimate.md --plot overlay/estimate.png

@@ -1,78 +1,23 @@
 #!/usr/bin/env bash
 # `make test-armhf`: the host tests on 32-bit ARM (Debian bookworm armhf: python3, numpy, pillow,
 # pytest) under qemu-user, so that what differs on the PYNQ-Z2's armv7l (32-bit intp, older numpy and
-# pillow) shows here first. Arguments go to pytest (default: tests/host).
-#
-#   1. qemu-user-static and debootstrap, from Debian with apt-get when missing (needs root).
-#   2. build/armhf/rootfs: `debootstrap --foreign` fetches the packages and their dependencies, then each
-#      .deb is unpacked into it. The second stage would run their maintainer scripts inside a chroot,
-#      which needs binfmt_misc, rarely there in a container; python3 and its modules need none, except
-#      the BLAS/LAPACK alternatives numpy links against, set here as update-alternatives would.
-#   3. build/armhf/site: codenet/<pkg> -> <dir> for every package pyproject.toml maps, i.e. what the
-#      wheel installs on the board with --no-deps, but from the working tree.
-#   4. pytest under tests/armhf/python, with tests/armhf/plugin.py saying what cannot run there.
+# pillow) shows here first. Arguments go to pytest (default: tests/host and tests/armhf/parity.py, the
+# shipped bundle's results against the build machine's, which .venv writes first). The rootfs and the
+# package map are tests/armhf/setup.sh's; tests/armhf/plugin.py says which tests cannot run there.
 set -euo pipefail
+source "$(dirname "$0")/setup.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-OUT=$ROOT/build/armhf
-ROOTFS=$OUT/rootfs
-SUITE=bookworm
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=python3,python3-numpy,python3-pil,python3-pytest
-READY="$SUITE $PACKAGES"
-
-die() { echo "make test-armhf: $*" >&2; exit 2; }
-
-host_tools() {
-    local missing=()
-    command -v qemu-arm-static >/dev/null || missing+=(qemu-user-static)
-    command -v debootstrap >/dev/null || missing+=(debootstrap)
-    [ ${#missing[@]} -eq 0 ] && return
-    [ "$(id -u)" = 0 ] || die "needs the Debian packages ${missing[*]}; as root: apt-get install ${missing[*]}"
-    command -v apt-get >/dev/null || die "needs ${missing[*]} and has no apt-get to install them (Debian or Ubuntu only)"
-    echo "installing ${missing[*]} (apt-get)"
-    mkdir -p "$OUT"
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
-        >"$OUT/apt.log" 2>&1 || die "apt-get install ${missing[*]} failed (no network or Debian mirror?): see $OUT/apt.log"
-}
-
-rootfs() {
-    [ "$(cat "$ROOTFS/.codenet-ready" 2>/dev/null)" = "$READY" ] && return
-    [ "$(id -u)" = 0 ] || die "debootstrap needs root to build $ROOTFS (or copy a built one there)"
-    echo "building the armhf rootfs in $ROOTFS (debootstrap $SUITE: $PACKAGES)"
-    local new=$ROOTFS.new
-    rm -rf "$new" "$ROOTFS"
-    mkdir -p "$OUT"
-    debootstrap --arch=armhf --foreign --variant=minbase --include="$PACKAGES" "$SUITE" "$new" "$MIRROR" \
-        >"$OUT/debootstrap.log" 2>&1 \
-        || die "debootstrap failed ($(grep -m1 '^E:' "$OUT/debootstrap.log" || echo 'no network?')): see $OUT/debootstrap.log"
-    for deb in "$new"/var/cache/apt/archives/*.deb; do dpkg-deb -x "$deb" "$new"; done
-    local lib=$new/usr/lib/arm-linux-gnueabihf
-    ln -sfn blas/libblas.so.3 "$lib/libblas.so.3"
-    ln -sfn lapack/liblapack.so.3 "$lib/liblapack.so.3"
-    rm -rf "$new/var/cache/apt/archives"/*.deb
-    echo "$READY" >"$new/.codenet-ready"
-    mv "$new" "$ROOTFS"
-}
-
-site() {
-    rm -rf "$OUT/site" && mkdir -p "$OUT/site/codenet" "$OUT/tmp"
-    "$ROOT/tests/armhf/python" - "$ROOT" "$OUT/site/codenet" <<'EOF'
-import os, sys, tomllib
-root, codenet = sys.argv[1:]
-with open(os.path.join(root, "pyproject.toml"), "rb") as f:
-    package_dir = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
-for package, folder in package_dir.items():
-    os.symlink(os.path.join(root, folder), os.path.join(codenet, package.split(".")[1]))
-EOF
-}
-
-host_tools
+host_tools qemu-arm-static:qemu-user-static debootstrap:debootstrap
 rootfs
 site
 cd "$ROOT"
+rm -f "$OUT/reference.npz"
+if [ -x .venv/bin/python ]; then
+    .venv/bin/python tests/armhf/parity.py "$OUT/reference.npz" || echo "armhf: no x86 reference (see above): parity skips"
+fi
+[ $# -gt 0 ] || set -- tests/host tests/armhf/parity.py
 start=$SECONDS
 status=0
-tests/armhf/python -m pytest -p tests.armhf.plugin -p no:cacheprovider -q "${@:-tests/host}" || status=$?
+tests/armhf/python -m pytest -p tests.armhf.plugin -p no:cacheprovider -q "$@" || status=$?
 echo "armhf: pytest under qemu-user took $((SECONDS - start)) s"
 exit $status
