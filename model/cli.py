@@ -1,4 +1,4 @@
-"""Model-side subcommands: train, eval, export, info, upgrade-model (PyTorch)."""
+"""Model-side subcommands: train, eval, export, info, quantize, upgrade-model (PyTorch)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,10 @@ def run_upgrade_model(args):
 
     upgrade_model(args.model, args.out)
     print(f"{args.out}: codenet-model/2, deployed integers stored")
+
+
+def run_quantize(args):
+    from codenet.model.ptq import quantize_model
+
+    info = quantize_model(args.model, args.data, args.out, args.images, args.method, args.split)
+    print(json.dumps({"model": str(args.out), **info["ptq"]}))

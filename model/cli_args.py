@@ -1,6 +1,6 @@
 """Arguments of the model-side subcommands; argparse only, so `codenet --help` imports no torch."""
 
-DATA_HELP = "synthetic | voc:<root> | coco:<images dir>:<annotations json>"
+from codenet.model.data import DATA_HELP  # import-light: no torch
 
 
 def add_train_args(p):
@@ -43,3 +43,13 @@ def add_export_args(p):
 def add_upgrade_model_args(p):
     p.add_argument("model", help="a codenet-model/1 file")
     p.add_argument("out", help="where the codenet-model/2 file goes (may be the same path)")
+
+
+def add_quantize_args(p):
+    p.add_argument("--model", required=True, help="a trained float model file")
+    p.add_argument("--out", required=True, help="where the W4A8 model file goes")
+    p.add_argument("--data", default="synthetic", help=f"calibration data: {DATA_HELP} (default: synthetic)")
+    p.add_argument("--split", default="train", help="split to calibrate on (default: train)")
+    p.add_argument("--images", type=int, default=256, help="calibration images (default: 256)")
+    p.add_argument("--method", choices=("percentile", "mse"), default="percentile",
+                   help="activation peaks: 99.99th percentile or least 8-bit error (default: percentile)")

@@ -98,28 +98,37 @@ class CoDeNet(nn.Module):
         return order
 
     @torch.no_grad()
-    def quantize(self, images: torch.Tensor, percentile: float = 99.99):
-        """Calibrate each activation's scale on float outputs, then switch every layer to quant mode."""
+    def quantize(self, images: torch.Tensor, percentile: float = 99.99, method: str = "percentile"):
+        """Calibrate each activation's scale on float outputs, then switch every layer to quant mode.
+
+        `method`: "percentile" (the peak is that percentile of the outputs) or "mse" (the peak that
+        minimizes the 8-bit quantization error of the outputs, among percentiles and fractions of the max).
+        """
         if self.cfg.deform == "bilinear":
             raise RuntimeError("set deform='bounded' (train-then-round) before quantizing a bilinear model")
+        if method not in ("percentile", "mse"):
+            raise ValueError(f"unknown calibration method {method!r}")
         was_training = self.training
         self.eval()
-        peaks, hooks = {}, []
+        samples, hooks = {}, []
         for layer, _ in self.act_layers():
             if isinstance(layer, ConvBNReLU):
                 def hook(mod, _inp, out):
-                    flat = out.flatten()
+                    flat = out.flatten().float()
                     if flat.numel() > 1_000_000:
                         flat = flat[torch.randperm(flat.numel(), generator=torch.Generator().manual_seed(0))[:1_000_000]]
-                    peaks.setdefault(mod, []).append(torch.quantile(flat.float(), percentile / 100))
+                    samples.setdefault(mod, []).append(flat)
                 hooks.append(layer.register_forward_hook(hook))
         self(images)
         for h in hooks:
             h.remove()
         for layer, src in self.act_layers():
             if isinstance(layer, ConvBNReLU):
-                peak = max(torch.stack(peaks[layer]).max().item(), 1e-3)
-                layer.out_scale.fill_(peak / ACT_MAX)
+                if method == "mse":
+                    peak = mse_peak(torch.cat(samples[layer]))
+                else:
+                    peak = max(torch.quantile(flat, percentile / 100).item() for flat in samples[layer])
+                layer.out_scale.fill_(max(peak, 1e-3) / ACT_MAX)
             layer.in_scale.fill_(INPUT_SCALE if src is None else src.out_scale.item())
             layer.quantized.fill_(True)
         self.train(was_training)
@@ -183,6 +192,21 @@ class CoDeNet(nn.Module):
             if (st.offset is None) != (kind in ("plain", "fixed")):
                 raise RuntimeError(f"cannot switch a {st.kind!r} stage to {kind!r}")
             st.kind = kind
+
+
+def mse_peak(values: torch.Tensor) -> float:
+    """The clipping peak whose 8-bit unsigned quantization of `values` has the least squared error."""
+    top = values.max().item()
+    if top <= 0:
+        return 1e-3
+    candidates = [torch.quantile(values, q).item() for q in (0.99, 0.999, 0.9999, 0.99999)]
+    candidates += [top * f for f in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+
+    def error(peak):
+        step = peak / ACT_MAX
+        return (torch.clamp(torch.round(values / step), 0, ACT_MAX) * step - values).square().mean().item()
+
+    return min((c for c in candidates if c > 0), key=error)
 
 
 def split_output(out: torch.Tensor, num_classes: int):
