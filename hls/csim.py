@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codenet.host.errors import CodenetError
 from codenet.host.sim import walk
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +40,7 @@ ACC_BITS = 32
 DEFAULT_AP_INT_MAX_W = 1024  # ap_int's own limit unless the generated code raises it
 
 
-class CsimError(RuntimeError):
+class CsimError(CodenetError, RuntimeError):
     """A kernel failed to compile, ran into a stream error, or got inputs it cannot take."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codenet.host.bundle_check import check_manifest
 from codenet.host.errors import CodenetError
 
 BUNDLE_FORMAT = "codenet-bundle/1"
@@ -82,10 +83,14 @@ def load_graph(path) -> Graph:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays.pop("__graph__")))
+        if not isinstance(meta, dict):
+            raise ValueError("graph metadata is not an object")
     except Exception as e:  # numpy raises several types for damaged archives
         raise CodenetError(f"{path}: unreadable graph ({type(e).__name__})") from None
     if meta.get("format") != GRAPH_FORMAT:
         raise CodenetError(f"{path}: graph format {meta.get('format')!r}, this version reads {GRAPH_FORMAT!r}")
+    if not all(isinstance(meta.get(k), t) for k, t in (("input", str), ("output", str), ("layers", list))):
+        raise CodenetError(f"{path}: graph metadata lacks input/output/layers (a damaged graph)")
     return Graph(meta["input"], meta["output"], meta["layers"], arrays)
 
 
@@ -93,4 +98,5 @@ def load_bundle(path=None) -> Bundle:
     path = Path(path) if path is not None else DEFAULT_BUNDLE
     manifest = load_manifest(path)
     graph = load_graph(verify_file(path, manifest, "graph.npz"))
+    check_manifest(path / "manifest.json", manifest, graph)
     return Bundle(path, manifest, graph)

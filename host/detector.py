@@ -19,6 +19,8 @@ class Detector:
 
     def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100,
                  timeout_s: float = 5.0):
+        if not (isinstance(score_threshold, (int, float)) and 0 <= score_threshold <= 1):  # NaN fails too
+            raise CodenetError(f"score threshold must be a number in [0, 1], got {score_threshold!r}")
         if backend not in BACKENDS:
             raise CodenetError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
         self.bundle = load_bundle(bundle)
@@ -32,7 +34,8 @@ class Detector:
 
             missing = csim.unavailable()
             if missing:
-                raise CodenetError(f"the csim backend needs {missing}")
+                raise CodenetError(f"the csim backend cannot run here: {missing} (it is for development: "
+                                   f"pip install 'codenet-fpga[dev]')")
         self.backend = backend
         self.score_threshold, self.top_k = score_threshold, top_k
         out = self.bundle.manifest["output"]
@@ -42,6 +45,7 @@ class Detector:
         self.num_classes = len(self.bundle.classes)
         self.stride = int(self.bundle.manifest["output_stride"])
         self.timing = {"pre": 0.0, "accel": 0.0, "post": 0.0, "frames": 0}
+        self._loaded = {}
 
     @property
     def classes(self) -> list:
@@ -70,17 +74,48 @@ class Detector:
         nc = self.num_classes
         return out[:nc], out[nc:nc + 2], out[nc + 2:nc + 4]
 
-    def __call__(self, image: np.ndarray):
+    def prepare(self, image: np.ndarray):
+        """The ARM's work before the accelerator: (canvas S x S x 3 uint8, geometry for `finish`)."""
         t0 = time.perf_counter()
         canvas, (scale, pad_x, pad_y) = letterbox_image(image, self.bundle.input_size)
-        t1 = time.perf_counter()
-        acc = self.run_graph(canvas[None])[0]
-        t2 = time.perf_counter()
+        self.timing["pre"] += time.perf_counter() - t0
+        return canvas, (scale, pad_x, pad_y, image.shape[1], image.shape[0])
+
+    def finish(self, acc: np.ndarray, geometry):
+        """The ARM's work after it: one image's accumulators -> (boxes, scores, labels) in image pixels."""
+        t0 = time.perf_counter()
         boxes, scores, labels = decode(*self.head(acc), top_k=self.top_k, score_threshold=self.score_threshold,
                                        output_stride=self.stride)
-        boxes = to_image_coords(boxes, scale, pad_x, pad_y, image.shape[1], image.shape[0])
-        t3 = time.perf_counter()
-        for key, dt in (("pre", t1 - t0), ("accel", t2 - t1), ("post", t3 - t2)):
-            self.timing[key] += dt
+        boxes = to_image_coords(boxes, *geometry)
+        self.timing["post"] += time.perf_counter() - t0
         self.timing["frames"] += 1
         return boxes, scores, labels
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """`run_graph`, timed as the accelerator's (or simulator's) share."""
+        t0 = time.perf_counter()
+        acc = self.run_graph(batch)
+        self.timing["accel"] += time.perf_counter() - t0
+        return acc
+
+    # the pipelined loop's three steps (host/pipeline.py): the pynq backend double-buffers by slot; the
+    # simulators compute at collect
+    def load(self, batch: np.ndarray, slot: int = 0):
+        if self.accelerator is not None:
+            self.accelerator.load(batch, slot)
+        else:
+            self._loaded[slot] = batch
+
+    def start(self, slot: int = 0):
+        if self.accelerator is not None:
+            self.accelerator.start(slot)
+
+    def collect(self, slot: int = 0) -> np.ndarray:
+        t0 = time.perf_counter()
+        acc = self.accelerator.collect(slot) if self.accelerator is not None else self.run_graph(self._loaded.pop(slot))
+        self.timing["accel"] += time.perf_counter() - t0
+        return acc
+
+    def __call__(self, image: np.ndarray):
+        canvas, geometry = self.prepare(image)
+        return self.finish(self.infer(canvas[None])[0], geometry)

@@ -9,7 +9,7 @@ from pathlib import Path
 from codenet.host.errors import CodenetError
 from codenet.host.preprocess import read_image
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
 def expand(inputs, suffixes=IMAGE_SUFFIXES) -> list:

@@ -19,6 +19,7 @@ from codenet.host.errors import CodenetError
 from codenet.host.packing import pack, unpack
 
 DEFAULT_TIMEOUT_S = 5.0
+POLL_S = 50e-6
 
 
 def accelerator_of(bundle: Bundle) -> dict:
@@ -38,6 +39,11 @@ class PynqAccelerator:
     def __init__(self, bundle: Bundle, timeout_s: float = DEFAULT_TIMEOUT_S):
         self.accel = accel = accelerator_of(bundle)
         # hashes first: a bitstream of another build is refused before anything touches the PL
+        for name in (accel["bitfile"], accel["hwh"]):
+            if name not in bundle.manifest.get("files", {}):
+                raise CodenetError(f"{bundle.path}: no bitstream in this bundle (the manifest lists no {name}): "
+                                   f"`make overlay` builds {accel['bitfile']} and {accel['hwh']} into "
+                                   f"build/overlay/bundle (Vivado + Vitis HLS); pass that folder with --bundle")
         bit = verify_file(bundle.path, bundle.manifest, accel["bitfile"])
         verify_file(bundle.path, bundle.manifest, accel["hwh"])
         try:
@@ -62,20 +68,21 @@ class PynqAccelerator:
         except AttributeError:
             raise CodenetError(f"{bit}: the design has no {self.inp['dma']}/{self.out['dma']} "
                                f"(IPs: {', '.join(sorted(self.overlay.ip_dict))})") from None
-        self.batch, self.ibuf, self.obuf = 0, None, None
+        self.batch, self.slots = 0, {}
 
-    def _buffers(self, n: int):
-        """Packed uint8 buffers for n images, reallocated only when the batch size changes."""
+    def _buffers(self, n: int, slot: int = 0):
+        """Packed uint8 buffers of `slot` for n images (two slots double-buffer the pipelined loop),
+        reallocated only when the batch size changes."""
         if n != self.batch:
             self.close()
+            self.batch = n
+        if slot not in self.slots:
             ishape = (n, *self.inp["packed_shape"][1:])
             oshape = (n, *self.out["packed_shape"][1:])
             # cacheable, as FINN's Zynq driver: fast ARM access; flush/invalidate keep the PL's view right
-            self.ibuf = self.pynq.allocate(shape=ishape, dtype=np.uint8, cacheable=True)
-            self.obuf = self.pynq.allocate(shape=oshape, dtype=np.uint8, cacheable=True)
-            self.batch = n
-        return self.ibuf, self.obuf
-
+            self.slots[slot] = (self.pynq.allocate(shape=ishape, dtype=np.uint8, cacheable=True),
+                                self.pynq.allocate(shape=oshape, dtype=np.uint8, cacheable=True))
+        return self.slots[slot]
     def _start(self, ip, buf, n: int):
         addr = int(buf.physical_address)
         ip.write(self.regs["addr_lo"], addr & 0xFFFFFFFF)
@@ -90,27 +97,42 @@ class PynqAccelerator:
             if time.monotonic() > deadline:
                 raise CodenetError(f"the accelerator did not finish within {self.timeout_s:g} s "
                                    f"({self.out['dma']} never signalled ap_done): is the bitstream loaded?")
+            time.sleep(POLL_S)  # lets the other threads of the pipelined loop run meanwhile
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def load(self, images: np.ndarray, slot: int = 0):
+        """Pack images into `slot`'s input buffer and flush it: the ARM's side, while the PL may still
+        be busy with the other slot."""
         images = np.asarray(images)
         want = tuple(self.inp["shape"][1:])
         if images.ndim != 4 or images.shape[1:] != want or images.dtype != np.uint8:
             raise CodenetError(f"accelerator input must be (N, {', '.join(map(str, want))}) uint8, "
                                f"got {images.shape} {images.dtype}")
         n = images.shape[0]
-        ibuf, obuf = self._buffers(n)
-        folded = images.reshape(n, *self.inp["folded_shape"][1:])
-        ibuf[:] = pack(folded, self.inp["datatype"])
+        ibuf, _ = self._buffers(n, slot)
+        ibuf[:] = pack(images.reshape(n, *self.inp["folded_shape"][1:]), self.inp["datatype"])
         ibuf.flush()
-        self._start(self.odma, obuf, n)
-        self._start(self.idma, ibuf, n)
+
+    def start(self, slot: int = 0):
+        """Start the PL on `slot`'s loaded input (odma first: the sink is ready before the source streams)."""
+        ibuf, obuf = self.slots[slot]
+        self._start(self.odma, obuf, self.batch)
+        self._start(self.idma, ibuf, self.batch)
+
+    def collect(self, slot: int = 0) -> np.ndarray:
+        """Wait for the PL's run on `slot` and unpack its accumulators (a copy: the slot is free again)."""
         self._wait()
+        _, obuf = self.slots[slot]
         obuf.invalidate()
         acc = unpack(np.asarray(obuf), self.out["datatype"], self.out["folded_shape"][-1])
-        return acc.reshape(n, *self.out["shape"][1:])
+        return acc.reshape(self.batch, *self.out["shape"][1:])
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        self.load(images)
+        self.start()
+        return self.collect()
 
     def close(self):
-        for buf in (self.ibuf, self.obuf):
-            if buf is not None:
-                buf.freebuffer()
-        self.batch, self.ibuf, self.obuf = 0, None, None
+        for ibuf, obuf in self.slots.values():
+            ibuf.freebuffer()
+            obuf.freebuffer()
+        self.batch, self.slots = 0, {}

@@ -60,6 +60,17 @@ def frame_rate(path) -> float:
     return fps if fps and fps > 0 else 25.0
 
 
+def frame_count(path) -> int:
+    """The container's frame count, 0 when it does not say (for the progress bar only)."""
+    cv2 = cv2_module()
+    cap = cv2.VideoCapture(str(path))
+    try:
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    finally:
+        cap.release()
+    return int(n) if n and n > 0 else 0
+
+
 class VideoWriter:
     """Annotated frames -> an MJPG .avi, written under a temporary name and renamed when closed, so the
     output folder never holds a half-written video."""
@@ -81,6 +92,7 @@ class VideoWriter:
         if self.writer is not None:
             self.writer.release()
         if keep and self.writer is not None:
+            os.chmod(self.tmp, 0o644)  # mkstemp made it 0600; images and JSON are 0644
             os.replace(self.tmp, self.path)
         else:
             os.unlink(self.tmp)

@@ -51,7 +51,7 @@ def test_odd_images_are_converted(capsys, tmp_path, tiny_bundle, name):
     code, err, out = detect(capsys, tmp_path, tiny_bundle, path)
     assert code == 0, err
     assert (tmp_path / "out" / f"{path.stem}.jpg").is_file()
-    assert list(results(tmp_path)) == [str(path)] and "1 frames" in out
+    assert list(results(tmp_path)) == [str(path)] and "1 frame -> " in out
 
 
 def test_odd_images_equal_their_rgb_conversion(tmp_path, tiny_bundle):
@@ -74,20 +74,27 @@ def test_unreadable_image(capsys, tmp_path, tiny_bundle, content):
     one_line(*detect(capsys, tmp_path, tiny_bundle, bad)[:2], "bad.png", "cannot read")
 
 
-@pytest.mark.parametrize("side, message", [(10000, "too large (10000x10000 pixels)"), (20000, "decompression bomb")])
+@pytest.mark.parametrize("side, message", [(10000, "too large (10000x10000 pixels"), (20000, "decompression bomb")])
 def test_huge_image_refused_before_decoding(capsys, tmp_path, tiny_bundle, side, message):
     path = huge_png(tmp_path / "huge.png", side, side)
     one_line(*detect(capsys, tmp_path, tiny_bundle, path)[:2], "huge.png", message)
 
 
-def test_bad_image_in_a_folder_names_it_and_writes_nothing_partial(capsys, tmp_path, tiny_bundle):
+def test_bad_image_in_a_folder_is_skipped_and_the_rest_kept(capsys, tmp_path, tiny_bundle):
     folder = tmp_path / "imgs"
     folder.mkdir()
     Image.open(SAMPLES / "scene0.jpg").save(folder / "a.jpg")
     (folder / "b.jpg").write_bytes(b"garbage")
-    one_line(*detect(capsys, tmp_path, tiny_bundle, folder)[:2], "b.jpg")
-    leftovers = [p.name for p in (tmp_path / "out").iterdir()]
-    assert not any(n.endswith(".tmp") for n in leftovers) and "detections.json" not in leftovers
+    (folder / "c.jpg").write_bytes(b"")
+    Image.open(SAMPLES / "scene1.jpg").save(folder / "d.jpg")
+    code, err, out = detect(capsys, tmp_path, tiny_bundle, folder)
+    assert code == 2 and "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 2 and "b.jpg: cannot read image" in lines[0] and "c.jpg: cannot read image" in lines[1]
+    assert list(results(tmp_path)) == [str(folder / "a.jpg"), str(folder / "d.jpg")]
+    assert "2 frames" in out and "2 inputs skipped" in out
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["a.jpg", "d.jpg", "detections.csv", "detections.json"]
 
 
 def test_unknown_backend(capsys, tmp_path, tiny_bundle):

@@ -78,7 +78,8 @@ def one_line_error(capsys, bundle, tmp_path):
 
 
 def test_bundle_without_bitstream(tiny_bundle, tmp_path, capsys):
-    assert "manifest lists no codenet.bit" in one_line_error(capsys, tiny_bundle, tmp_path)
+    err = one_line_error(capsys, tiny_bundle, tmp_path)
+    assert "no bitstream in this bundle" in err and "`make overlay`" in err and "build/overlay/bundle" in err
 
 
 def test_mismatched_bitstream_refused_before_pynq(board_bundle, tmp_path, capsys):
