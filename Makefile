@@ -89,6 +89,21 @@ train: $(VENV)/.installed  ## train the default model (codenet-s) and install it
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)
 	cp runs/codenet-s/model.pt model/weights/codenet-s.pt
 
+# the trees data set: NEON aerial images with VOC boxes in the deepforest wheel's data folder (MIT),
+# read from the wheel as a zip; the package itself is never installed or imported
+DEEPFOREST := deepforest==2.1.0
+DEEPFOREST_WHEEL := build/deepforest/deepforest-2.1.0-py3-none-any.whl
+.PHONY: trees-data train-trees
+
+$(DEEPFOREST_WHEEL): | $(VENV)/.installed
+	$(PY) -m pip download -q --no-deps $(DEEPFOREST) -d build/deepforest
+
+trees-data: $(DEEPFOREST_WHEEL)  ## download the deepforest wheel (the trees data set) into build/deepforest
+
+train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown detector (about an hour, niced) into model/weights/trees.pt
+	nice -n 10 $(CODENET) train --config trees --out runs/trees $(if $(wildcard runs/trees/checkpoint.pt),--resume)
+	cp runs/trees/model.pt model/weights/trees.pt
+
 ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8 on one budget -> runs/ablation
 	$(PY) -m codenet.model.ablation --out runs/ablation --report runs/ablation/ablation.md
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from codenet.host.errors import CodenetError
 
-DATA_HELP = "synthetic | synthetic-objects | voc:<root> | coco:<images dir>:<annotations json>"
+DATA_HELP = ("synthetic | synthetic-objects | trees[:<deepforest wheel or data folder>] | voc:<root> | "
+             "coco:<images dir>:<annotations json>")
 
 
 class ClassAgnostic:
@@ -31,6 +32,10 @@ def open_dataset(spec: str, split: str, n: int = 0, size: int = 256, seed: int =
 
         data = SyntheticDetection(n, size=size, seed=seed, split=split)
         return ClassAgnostic(data) if kind == "synthetic-objects" else data
+    if kind == "trees":
+        from codenet.model.data.trees import TreeTiles
+
+        return TreeTiles(split, rest or None)
     if kind == "voc" and rest:
         from codenet.model.data.voc import VOCDetection
 

@@ -45,7 +45,7 @@ def augment(image, boxes, labels, size: int, rng: np.random.Generator):
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     if (new_w, new_h) != (w, h):
         image = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))
-    resized = _jitter(image, rng)
+    resized = color_jitter(image, rng)
     # smaller than the canvas: lands anywhere inside it; larger: a random crop of it
     dx = int(rng.integers(min(0, size - new_w), max(0, size - new_w) + 1))
     dy = int(rng.integers(min(0, size - new_h), max(0, size - new_h) + 1))
@@ -66,7 +66,7 @@ def augment(image, boxes, labels, size: int, rng: np.random.Generator):
     return canvas, boxes, labels
 
 
-def _jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def color_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Brightness, contrast and saturation jitter; applied before placement so the gray fill stays 114."""
     b, c, s = rng.uniform(*BRIGHTNESS), rng.uniform(*CONTRAST), rng.uniform(*SATURATION)
     img = image.astype(np.float32) * np.float32(b)

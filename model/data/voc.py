@@ -63,26 +63,7 @@ class VOCDetection:
             raise CodenetError(f"{path}: annotation file not found (listed in split {self.split})") from None
         except (ET.ParseError, OSError) as e:
             raise CodenetError(f"{path}: malformed XML ({e})") from None
-        boxes, labels = [], []
-        for n, obj in enumerate(tree.getroot().findall("object")):
-            name = (obj.findtext("name") or "").strip()
-            if name not in index:
-                known = ", ".join(index)
-                raise CodenetError(f"{path}: object {n} has unknown class {name!r} (classes: {known})")
-            try:
-                difficult = int(obj.findtext("difficult") or 0)
-                box = obj.find("bndbox")
-                x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-            except (AttributeError, TypeError, ValueError):
-                raise CodenetError(f"{path}: object {n} ({name}): missing or non-numeric bndbox") from None
-            if x2 < x1 or y2 < y1:
-                raise CodenetError(f"{path}: object {n} ({name}) has an empty bndbox {x1, y1, x2, y2}")
-            if difficult and not keep_difficult:
-                continue
-            # VOC counts pixels from 1 and includes xmax: pixel edges in 0-based coordinates
-            boxes.append((x1 - 1, y1 - 1, x2, y2))
-            labels.append(index[name])
-        return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(labels, dtype=np.int64)
+        return parse_objects(tree.getroot(), path, index, keep_difficult)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,3 +74,27 @@ class VOCDetection:
     def __getitem__(self, i):
         boxes, labels = self._targets[i]
         return read_image(self.image_path(i)), boxes.copy(), labels.copy()
+
+
+def parse_objects(root: ET.Element, path, index: dict, keep_difficult: bool = False):
+    """The <object> boxes of one VOC annotation -> (boxes (K,4) float32 0-based pixel edges, labels (K,))."""
+    boxes, labels = [], []
+    for n, obj in enumerate(root.findall("object")):
+        name = (obj.findtext("name") or "").strip()
+        if name not in index:
+            known = ", ".join(index)
+            raise CodenetError(f"{path}: object {n} has unknown class {name!r} (classes: {known})")
+        try:
+            difficult = int(obj.findtext("difficult") or 0)
+            box = obj.find("bndbox")
+            x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (AttributeError, TypeError, ValueError):
+            raise CodenetError(f"{path}: object {n} ({name}): missing or non-numeric bndbox") from None
+        if x2 < x1 or y2 < y1:
+            raise CodenetError(f"{path}: object {n} ({name}) has an empty bndbox {x1, y1, x2, y2}")
+        if difficult and not keep_difficult:
+            continue
+        # VOC counts pixels from 1 and includes xmax: pixel edges in 0-based coordinates
+        boxes.append((x1 - 1, y1 - 1, x2, y2))
+        labels.append(index[name])
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), np.asarray(labels, dtype=np.int64)

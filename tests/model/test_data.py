@@ -392,3 +392,149 @@ def test_letterbox_maps_boxes_exactly():
     assert boxes.dtype == np.float32
     _, empty, _ = letterbox(image, np.zeros((0, 4), np.float32), 64)
     assert empty.shape == (0, 4)
+
+
+# ---------------------------------------------------------------- trees (a small wheel the test writes)
+
+from codenet.model.data import open_dataset, trees  # noqa: E402
+from codenet.model.data.cache import InMemory  # noqa: E402
+
+TREE_OBJECT = ("<object><name>{}</name><difficult>0</difficult><bndbox><xmin>{}</xmin><ymin>{}</ymin>"
+               "<xmax>{}</xmax><ymax>{}</ymax></bndbox></object>")
+
+
+def _tree_xml(boxes, names=None):
+    names = names or ["Tree"] * len(boxes)
+    return "<annotation>" + "".join(TREE_OBJECT.format(n, *b) for n, b in zip(names, boxes)) + "</annotation>"
+
+
+@pytest.fixture
+def tree_wheel(tmp_path, monkeypatch):
+    """A wheel-shaped zip: a 600x1000 scene (train rows 0..500 black, val and test bands white, one
+    bright crown in the training rows) and two 300x300 cross-site scenes, one with Alive/Dead labels."""
+    import io
+    import zipfile
+
+    def png(array):
+        buf = io.BytesIO()
+        Image.fromarray(array).save(buf, format="PNG")
+        return buf.getvalue()
+
+    scene = np.zeros((1000, 600, 3), np.uint8)
+    scene[500:] = 255
+    scene[200:240, 300:350] = (250, 200, 40)  # the crown at VOC (301, 201, 350, 240)
+    crowns = [(301, 201, 350, 240), (101, 601, 140, 640), (401, 730, 440, 790), (11, 900, 50, 950)]
+    site = np.full((300, 300, 3), 90, np.uint8)
+    path = tmp_path / "deepforest-2.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("deepforest/data/A.png", png(scene))
+        z.writestr("deepforest/data/A.xml", _tree_xml(crowns))
+        z.writestr("deepforest/data/B.png", png(site))
+        z.writestr("deepforest/data/B.xml", _tree_xml([(11, 11, 40, 40), (251, 251, 290, 290)]))
+        z.writestr("deepforest/data/C.png", png(site))
+        z.writestr("deepforest/data/C.xml", _tree_xml([(21, 21, 50, 50), (61, 21, 90, 50)], ["Alive", "Dead"]))
+    monkeypatch.setattr(trees, "BANDS", {"A": {"val": (500, 756), "test": (756, 1000)}})
+    monkeypatch.setattr(trees, "CROSS_SITE", ("B", "C"))
+    return path
+
+
+def test_trees_missing_data_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(trees, "WHEEL_DIR", tmp_path)
+    monkeypatch.setattr(trees, "_installed_data", lambda: None)
+    with pytest.raises(CodenetError, match=r"not found; get it with make trees-data \(pip download --no-deps "
+                                           r"deepforest==2\.1\.0"):
+        trees.TreeTiles("train")
+    with pytest.raises(CodenetError, match="is not the deepforest wheel"):
+        open_dataset(f"trees:{tmp_path / 'nothing.whl'}", "train")
+    with pytest.raises(CodenetError, match="unknown split 'trainval'"):
+        trees.TreeTiles("trainval", tmp_path)
+
+
+def test_trees_training_tiles_overlap_and_stay_above_the_val_band(tree_wheel):
+    ds = open_dataset(f"trees:{tree_wheel}", "train")
+    assert ds.classes == ["tree"] and ds.name == "trees-train"
+    origins = {(x, y) for _, x, y, _ in ds.windows}
+    # stride 128 plus one aligned to the edge: x 0, 128, 256, 344; y 0, 128, 244
+    assert origins == {(x, y) for x in (0, 128, 256, 344) for y in (0, 128, 244)}
+    for i in range(len(ds)):
+        image, boxes, labels = ds[i]
+        assert image.shape == (256, 256, 3) and image.max() < 255  # no white band pixel
+        assert labels.dtype == np.int64 and (labels == 0).all() and boxes.dtype == np.float32
+    image, boxes, _ = ds[list(ds.windows).index(("A", 256, 128, (0, 0, 600, 500)))]
+    np.testing.assert_array_equal(boxes, [[44, 72, 94, 112]])  # the crown in tile coordinates
+    assert (image[72:112, 44:94] == (250, 200, 40)).all()
+
+
+def test_trees_augmented_views_never_see_the_held_out_bands(tree_wheel):
+    ds = trees.TreeTiles("train", tree_wheel)
+    seen = 0
+    near_crown = [ds.windows.index(("A", x, 128, (0, 0, 600, 500))) for x in (128, 256)]
+    for seed in range(120):
+        i = near_crown[seed % 2] if seed % 3 else seed % len(ds)
+        image, boxes, labels = ds.augmented(i, np.random.default_rng(seed), 128)
+        assert image.shape == (128, 128, 3) and image.dtype == np.uint8
+        white = (image.min(axis=2) > 230).sum()
+        assert white == 0, "a training view reached the val or test band"
+        again = ds.augmented(i, np.random.default_rng(seed), 128)
+        assert np.array_equal(again[0], image) and np.array_equal(again[1], boxes)
+        crown = image[:, :, 0].astype(int) - image[:, :, 2] > 80  # the yellow crown, whatever the jitter
+        if len(boxes) and crown.sum() > 200 and boxes[0].min() > 2 and boxes[0].max() < 126:
+            seen += 1
+            ys, xs = np.nonzero(crown)
+            np.testing.assert_allclose(boxes[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], atol=2.0)
+            assert labels.tolist() == [0]
+    assert seen >= 10
+
+
+@pytest.mark.parametrize("k", range(4))
+def test_rot90_turns_boxes_with_the_pixels(k):
+    image = np.zeros((32, 32, 3), np.uint8)
+    image[2:9, 20:30] = 255
+    out, boxes = trees.rot90(image, np.array([[20, 2, 30, 9]], np.float32), k)
+    ys, xs = np.nonzero(out[:, :, 0])
+    np.testing.assert_array_equal(boxes, [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]])
+
+
+def test_trees_evaluation_tiles_are_disjoint_and_cover_their_band(tree_wheel):
+    for split, (top, bottom) in (("val", (500, 756)), ("test", (756, 1000))):
+        ds = trees.TreeTiles(split, tree_wheel)
+        covered = np.zeros((1000, 600), int)
+        for _, x, y, region in ds.windows:
+            covered[y:min(y + 256, region[3]), x:min(x + 256, region[2])] += 1
+        assert (covered[top:bottom] == 1).all() and covered.sum() == (bottom - top) * 600
+        tiles = [ds[i] for i in range(len(ds))]
+        assert all(t[0].shape == (256, 256, 3) for t in tiles)
+        # partial tiles are padded with gray 114 beyond the band: x 512..600 is 88 px wide
+        rows = bottom - top
+        assert (tiles[2][0][:, 88:] == PAD_VALUE).all() and (tiles[2][0][rows:] == PAD_VALUE).all()
+        assert (tiles[2][0][:rows, :88] == 255).all()
+    test = trees.TreeTiles("test", tree_wheel)
+    # the crown across rows 729..790 keeps 34/60 of its height in the test band (>= half): kept, clipped
+    boxes = np.concatenate([test[i][1] for i in range(len(test))])
+    np.testing.assert_array_equal(boxes, [[10, 143, 50, 194], [144, 0, 184, 34]])
+
+
+def test_trees_cross_site_is_its_own_split_with_alive_and_dead_as_trees(tree_wheel):
+    ds = open_dataset(f"trees:{tree_wheel}", "cross-site")
+    assert len(ds) == 8 and {w[0] for w in ds.windows} == {"B", "C"}
+    counts = [len(ds[i][1]) for i in range(len(ds))]
+    # B's second crown keeps 34x34 of 40x40 px in its tile; C has one Alive and one Dead crown
+    assert sum(counts) == 4 and all((ds[i][2] == 0).all() for i in range(len(ds)))
+
+
+def test_trees_read_from_a_data_folder(tree_wheel, tmp_path):
+    import zipfile
+
+    zipfile.ZipFile(tree_wheel).extractall(tmp_path / "site")
+    folder = trees.TreeTiles("val", tmp_path / "site" / "deepforest" / "data")
+    wheel = trees.TreeTiles("val", tree_wheel)
+    assert len(folder) == len(wheel) and all(_same(folder[i], wheel[i]) for i in range(len(folder)))
+
+
+def test_in_memory_copy_gives_the_same_items_and_protects_itself():
+    ds = SyntheticDetection(5, size=64, seed=2)
+    cached = InMemory(ds)
+    assert len(cached) == 5 and cached.classes == ds.classes and cached.name == ds.name
+    assert all(_same(cached[i], ds[i]) for i in range(5))
+    cached[0][0][:] = 0
+    assert _same(cached[0], ds[0])

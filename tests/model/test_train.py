@@ -1,5 +1,6 @@
 """Training: resumable exactly, and every bad input is one clear line with a non-zero exit."""
 
+import json
 import subprocess
 import sys
 
@@ -34,6 +35,66 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path):
     assert meta_a["val"] == meta_b["val"]
     for name in ("log.csv", "log.json", "metrics.json", "pr.png"):
         assert (tmp_path / "b" / name).is_file()
+
+
+def test_weight_average_crops_and_channels_last_resume_exactly(tmp_path):
+    """The float phase's weight average is checkpointed with the run and QAT starts from it."""
+    cfg, s = tiny(checkpoint_every=1, ema=0.9, crop=32, channels_last=True, val_every=1,
+                  report_splits=["test"], eval_float=True)
+    straight = Trainer(cfg, s, tmp_path / "a", progress=False).run()
+    Trainer(cfg, s, tmp_path / "b", progress=False).run(stop_after_steps=3)
+    resumed = Trainer(cfg, s, tmp_path / "b", progress=False).run(resume=True)
+    sa, sb = load_model(straight)[0].state_dict(), load_model(resumed)[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    # the float model saved at the switch to QAT is the average, not the last step's weights
+    float_model, _, meta = load_model(tmp_path / "a" / "float.pt")
+    last = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    assert meta["phase"] == "float" and not float_model.is_quant
+    for k, v in float_model.state_dict().items():
+        assert torch.equal(v, last["ema"]["averaged"][k]), k
+    rows = json.loads((tmp_path / "a" / "log.json").read_text())
+    assert all("val_AP50" in r and r["images_per_s"] > 0 for r in rows)
+    floats = json.loads((tmp_path / "a" / "float_metrics.json").read_text())
+    assert set(floats) == {"float", "float_test"} and (tmp_path / "a" / "metrics_test.json").is_file()
+
+
+def test_vectorized_targets_equal_one_gaussian_at_a_time():
+    import numpy as np
+
+    from codenet.model.targets import MAX_OBJECTS, centernet_targets, gaussian_radius
+
+    def reference(boxes, labels, num_classes, out_size, stride):
+        """The per-object loop the vectorized targets replace."""
+        hm = np.zeros((num_classes, out_size, out_size), np.float32)
+        index, mask = np.zeros(MAX_OBJECTS, np.int64), np.zeros(MAX_OBJECTS, np.float32)
+        size, offset = np.zeros((MAX_OBJECTS, 2), np.float32), np.zeros((MAX_OBJECTS, 2), np.float32)
+        for k, (box, label) in enumerate(zip(boxes[:MAX_OBJECTS], labels[:MAX_OBJECTS])):
+            x1, y1, x2, y2 = np.asarray(box, np.float32) / stride
+            w, h = x2 - x1, y2 - y1
+            if w <= 0 or h <= 0:
+                continue
+            c = np.array([(x1 + x2) / 2, (y1 + y2) / 2], np.float32)
+            cx, cy = np.clip(c.astype(np.int64), 0, out_size - 1)
+            r = max(0, int(gaussian_radius(np.float64(np.ceil(h)), np.float64(np.ceil(w)))))
+            sigma = (2 * r + 1) / 6
+            ax = np.arange(-r, r + 1, dtype=np.float32)
+            g = np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sigma * sigma))
+            left, right, top, bottom = min(cx, r), min(out_size - cx, r + 1), min(cy, r), min(out_size - cy, r + 1)
+            region = hm[label, cy - top:cy + bottom, cx - left:cx + right]
+            np.maximum(region, g[r - top:r + bottom, r - left:r + right], out=region)
+            index[k], size[k], offset[k], mask[k] = cy * out_size + cx, (w, h), c - (cx, cy), 1
+        return {"heatmap": hm, "index": index, "size": size, "offset": offset, "mask": mask}
+
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        k = int(rng.integers(0, 70))  # beyond MAX_OBJECTS too
+        corner = rng.uniform(-20, 256, (k, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(0, 120, (k, 2))], axis=1).astype(np.float32)
+        boxes[: k // 3] = np.round(boxes[: k // 3])  # integer edges, empty boxes among them
+        labels = rng.integers(0, 3, k)
+        want, got = reference(boxes, labels, 3, 64, 4), centernet_targets(boxes, labels, 3, 64, 4)
+        for key in want:
+            assert np.array_equal(want[key], got[key]), (trial, key)
 
 
 def run_cli(capsys, *argv):
@@ -103,6 +164,8 @@ def test_malformed_voc_data_set(capsys, tmp_path):
     ("model: {widht: 3}\n", "unknown model config keys: widht"),
     ("train: {batch_size: 0}\n", "batch_size"),
     ("train: {epochs: 3}\n", "unknown train settings"),
+    ("train: {ema: 1.0}\n", "ema must be in [0, 1)"),
+    ("train: {crop: 100}\n", "crop must be 0 or a multiple of 32"),
     ("model: [1, 2\n", "not valid YAML"),
 ])
 def test_bad_config(capsys, tmp_path, text, needle):
