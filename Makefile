@@ -21,7 +21,7 @@ HOST_DEV_NODEPS := finn-plus-driver==1.6.1
 HOST_DEV := opencv-python-headless
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all test-armhf demo bundle csim bench bench-armhf estimate overlay train ablation report info clean
+.PHONY: help test test-all test-armhf demo bundle csim bench bench-armhf estimate overlay train ablation report info bench-board board clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,21 @@ bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> b
 bench-armhf: $(VENV)/.installed  ## instructions per frame of the host work on armhf (qemu plugin) -> build/armhf/host_insns.json
 	tests/armhf/insns.sh
 
+bench-board: $(BOARD_VENV)/.installed  ## pipelined vs plain frame loop on the simulated board (pynq 3.1.2) -> build/pipeline.json
+	$(BOARD_VENV)/bin/python tests/host/bench_pipeline.py --out build/pipeline.json
+
+# what goes onto the PYNQ-Z2 (README: "On the PYNQ-Z2"): our wheel, installed there with --no-deps into the
+# image's own Python (it has numpy, Pillow and pynq), and a bundle: make overlay's, with its .bit/.hwh,
+# when it exists, else the shipped one (the simulator's files only)
+BOARD_BUNDLE = $(if $(wildcard build/overlay/bundle/codenet.bit),build/overlay/bundle,host/bundles/codenet-s)
+
+board: $(VENV)/.installed  ## the board's files: the wheel + the bundle (.bit/.hwh after make overlay) -> build/board
+	rm -rf build/board && mkdir -p build/board
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w build/board .
+	cp -r $(BOARD_BUNDLE) build/board/bundle
+	@test -f build/board/bundle/codenet.bit || echo "note: no bitstream yet: make overlay builds codenet.bit/.hwh into build/overlay/bundle (Vivado + Vitis HLS); then make board again"
+	@echo "build/board: copy it to the board, then: sudo pip3 install --no-deps build/board/codenet_fpga-*.whl"
+
 estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, estimate LUT/BRAM/DSP/fps -> overlay/estimate.md
 	$(PY) -m codenet.overlay.estimate --out build/estimate --report overlay/estimate.md --plot overlay/estimate.png
 
@@ -113,5 +128,5 @@ report: $(VENV)/.installed  ## model/results.md from runs/codenet-s and runs/abl
 info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s
 	$(CODENET) info --config codenet-s
 
-clean:  ## remove build outputs and runs (keeps the virtual environment)
+clean:  ## remove build outputs, runs, .venv-demo and .venv-board (keeps .venv)
 	rm -rf build runs .pytest_cache $(DEMO_VENV) $(BOARD_VENV)

@@ -110,6 +110,13 @@ class Detector:
         if self.accelerator is not None:
             self.accelerator.start(slot)
 
+    def wait(self):
+        """Until the accelerator's run in progress is done (the simulators have none)."""
+        if self.accelerator is not None:
+            t0 = time.perf_counter()
+            self.accelerator.wait()
+            self.timing["accel"] += time.perf_counter() - t0
+
     def collect(self, slot: int = 0) -> np.ndarray:
         t0 = time.perf_counter()
         acc = self.accelerator.collect(slot) if self.accelerator is not None else self.run_graph(self._loaded.pop(slot))

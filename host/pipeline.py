@@ -70,9 +70,10 @@ def pipelined(detector, frames):
                 following, failure = _END, e  # gave first, then raise
             if following is not _END:
                 detector.load(following[2][None], 1 - slot)  # the other slot: the PL still reads this one
-            acc = detector.collect(slot)[0]
+            detector.wait()  # frame n done: start n+1 at once, then unpack n
             if following is not _END:
                 detector.start(1 - slot)
+            acc = detector.collect(slot)[0]
             to_decode.put((current[0], current[1], acc, current[3]))
             waiting += 1
             if waiting > 1:  # frame n-1 was decoded while the PL ran n

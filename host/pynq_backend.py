@@ -68,7 +68,7 @@ class PynqAccelerator:
         except AttributeError:
             raise CodenetError(f"{bit}: the design has no {self.inp['dma']}/{self.out['dma']} "
                                f"(IPs: {', '.join(sorted(self.overlay.ip_dict))})") from None
-        self.batch, self.slots = 0, {}
+        self.batch, self.slots, self.running, self.last_run_s, self.started_at = 0, {}, None, 0.0, 0.0
 
     def _buffers(self, n: int, slot: int = 0):
         """Packed uint8 buffers of `slot` for n images (two slots double-buffer the pipelined loop),
@@ -91,13 +91,18 @@ class PynqAccelerator:
         ip.write(self.regs["ctrl"], int(self.regs["ap_start"]))
 
     def _wait(self):
+        """Poll odma's ap_done. The first poll comes after most of the previous run's time: each poll
+        holds the GIL, which the pipelined loop's other threads need meanwhile."""
         deadline = time.monotonic() + self.timeout_s
         ctrl, done = self.regs["ctrl"], int(self.regs["ap_done"])
+        if self.last_run_s:
+            time.sleep(max(0.0, 0.8 * self.last_run_s - (time.perf_counter() - self.started_at)))
         while not self.odma.read(ctrl) & done:
             if time.monotonic() > deadline:
                 raise CodenetError(f"the accelerator did not finish within {self.timeout_s:g} s "
                                    f"({self.out['dma']} never signalled ap_done): is the bitstream loaded?")
-            time.sleep(POLL_S)  # lets the other threads of the pipelined loop run meanwhile
+            time.sleep(POLL_S)
+        self.last_run_s = time.perf_counter() - self.started_at
 
     def load(self, images: np.ndarray, slot: int = 0):
         """Pack images into `slot`'s input buffer and flush it: the ARM's side, while the PL may still
@@ -115,15 +120,24 @@ class PynqAccelerator:
     def start(self, slot: int = 0):
         """Start the PL on `slot`'s loaded input (odma first: the sink is ready before the source streams)."""
         ibuf, obuf = self.slots[slot]
+        self.started_at = time.perf_counter()
         self._start(self.odma, obuf, self.batch)
         self._start(self.idma, ibuf, self.batch)
+        self.running = slot
+
+    def wait(self):
+        """Wait for the run in progress; its output buffer is then the ARM's to read."""
+        if self.running is not None:
+            slot, self.running = self.running, None
+            self._wait()
+            self.slots[slot][1].invalidate()
 
     def collect(self, slot: int = 0) -> np.ndarray:
-        """Wait for the PL's run on `slot` and unpack its accumulators (a copy: the slot is free again)."""
-        self._wait()
-        _, obuf = self.slots[slot]
-        obuf.invalidate()
-        acc = unpack(np.asarray(obuf), self.out["datatype"], self.out["folded_shape"][-1])
+        """The accumulators of `slot`'s run (waiting for it if it is the one in progress), unpacked into a
+        copy: the slot is free again."""
+        if self.running == slot:
+            self.wait()
+        acc = unpack(np.asarray(self.slots[slot][1]), self.out["datatype"], self.out["folded_shape"][-1])
         return acc.reshape(self.batch, *self.out["shape"][1:])
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -135,4 +149,4 @@ class PynqAccelerator:
         for ibuf, obuf in self.slots.values():
             ibuf.freebuffer()
             obuf.freebuffer()
-        self.batch, self.slots = 0, {}
+        self.batch, self.slots, self.running = 0, {}, None

@@ -188,3 +188,21 @@ def test_overlay_sees_finns_block_design(board_bundle):
         "idma0": "0x40000000", "odma0": "0x40010000"}
     assert ol.idma0.register_map.numReps.address == 0x1C and ol.odma0.register_map.out_V_1.address == 0x10
     assert ol.clock_dict[0]["enable"] == 1 and (ol.clock_dict[0]["divisor0"], ol.clock_dict[0]["divisor1"]) == (10, 1)
+
+
+def test_pipelined_loop_on_the_board_double_buffers(board_bundle):
+    """The pipelined loop on the simulated board: the simulator's detections, frame for frame, with
+    two input/output buffer pairs used in turn."""
+    from codenet.host.pipeline import pipelined, plain
+
+    board = make_board(board_bundle)
+    frames = [(str(p), read_image(p)) for p in SAMPLES[:3]]
+    got = list(pipelined(Detector(board_bundle, backend="pynq", score_threshold=0.05), iter(frames)))
+    want = list(plain(Detector(board_bundle, backend="sim", score_threshold=0.05), iter(frames)))
+    assert [k for k, _, _ in got] == [k for k, _, _ in want]
+    for (_, _, g), (_, _, w) in zip(got, want):
+        assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(g, w))
+    accel = json.loads((board_bundle / "manifest.json").read_text())["accelerator"]
+    packed_in = (1, *accel["input"]["packed_shape"][1:])
+    assert [a for a in board.allocations if a[0] == packed_in] == [(packed_in, "uint8", True)] * 2
+    assert board.runs == 3 and len(board.flushes) == 3 and len(board.invalidates) == 3
