@@ -24,12 +24,14 @@ def pytest_configure(config):
         raise pytest.UsageError(f"tests/armhf/plugin.py is for tests/armhf/python (armv7l), not {platform.machine()}")
 
 
-def pytest_report_header(config):
+def pytest_terminal_summary(terminalreporter):
     import numpy as np
     import PIL
 
-    return (f"armhf: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}, "
-            f"pillow {PIL.__version__}, intp {np.dtype(np.intp).itemsize * 8}-bit, {sys.byteorder}-endian")
+    simd = "+".join(k for k, on in np.core._multiarray_umath.__cpu_features__.items() if on)
+    terminalreporter.write_line(
+        f"armhf: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__} (SIMD {simd}), "
+        f"pillow {PIL.__version__}, intp {np.dtype(np.intp).itemsize * 8}-bit, {sys.byteorder}-endian")
 
 
 def pytest_collection_modifyitems(config, items):
