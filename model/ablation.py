@@ -26,7 +26,8 @@ VARIANTS = {
 # core: what the decoder's sampling changes is localization. Identical data, epochs and seed.
 INPUT_SIZE = 128
 BUDGET = {"data": "synthetic-objects", "train_images": 2000, "val_images": 300, "val_split": "test",
-          "float_epochs": 5, "qat_epochs": 1, "workers": 0, "threads": 1, "eval_float": True}
+          "float_epochs": 5, "qat_epochs": 1, "workers": 0, "threads": 1, "eval_float": True,
+          "report_splits": []}
 
 
 def budget() -> dict:

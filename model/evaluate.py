@@ -108,6 +108,27 @@ def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, 
     return recall, precision, npos
 
 
+def true_object_scores(preds, gts, iou_threshold: float = 0.5) -> dict:
+    """How confidently true objects are found: per ground-truth box, the best score among detections of
+    its class with IoU >= iou_threshold (0 if none). Returns the median of those scores in percent and
+    the recall at score thresholds 0.3 (the CLI's default) and 0.5, in percent."""
+    best = []
+    for (pb, ps, pl), (gb, gl) in zip(preds, gts):
+        for cls in np.unique(gl):
+            g = gb[gl == cls]
+            mask = pl == cls
+            if not mask.any():
+                best += [0.0] * len(g)
+                continue
+            hit = _iou(g, pb[mask]) >= iou_threshold
+            best += np.where(hit, ps[mask][None, :], 0.0).max(axis=1).tolist()
+    best = np.asarray(best)
+    if best.size == 0:
+        return {"true_score_median": 0.0, "recall_at_0.3": 0.0, "recall_at_0.5": 0.0}
+    return {"true_score_median": float(np.median(best)) * 100, "recall_at_0.3": float((best >= 0.3).mean()) * 100,
+            "recall_at_0.5": float((best >= 0.5).mean()) * 100}
+
+
 def _coco_metrics(preds, gts, n_classes: int) -> dict[str, float]:
     """COCOeval bbox stats[0:6] in percent; -1 where COCO says undefined (e.g. no small objects)."""
     from pycocotools.coco import COCO
@@ -144,7 +165,8 @@ def _coco_metrics(preds, gts, n_classes: int) -> dict[str, float]:
 
 
 def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[str]) -> dict:
-    """COCO metrics (mAP, AP50, AP75, AP_small/medium/large) + VOC_AP50, per_class_AP50, pr_curves.
+    """COCO metrics (mAP, AP50, AP75, AP_small/medium/large) + VOC_AP50, per_class_AP50, pr_curves,
+    and how true objects score (`true_object_scores`).
 
     VOC_AP50 is the mean over classes that have ground truth; a class without ground truth gets
     per_class_AP50 = -1 and empty curves. With no ground truth at all every number is 0.
@@ -175,6 +197,7 @@ def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[st
     else:  # nothing to find: COCOeval would give -1 everywhere; report zeros instead
         metrics = dict.fromkeys(COCO_KEYS, 0.0)
     metrics["VOC_AP50"] = float(np.mean(aps)) if aps else 0.0
+    metrics.update(true_object_scores(preds, gts))
     metrics["per_class_AP50"] = per_class
     metrics["pr_curves"] = curves
     return metrics

@@ -139,3 +139,29 @@ def test_pr_plot_and_metrics_json(tmp_path, capsys):
     data = json.loads((tmp_path / "metrics.json").read_text())
     assert "pr_curves" not in data and data["VOC_AP50"] == pytest.approx(m["VOC_AP50"])
     assert sorted(os.listdir(tmp_path)) == ["metrics.json", "pr.png"]
+
+
+def test_true_object_scores_hand_computed():
+    gts = [_gt([[0, 0, 50, 50], [100, 100, 150, 150], [200, 200, 240, 240]], [0, 0, 1]),
+           _gt([[0, 0, 30, 30]], [2])]
+    preds = [_pred([[0, 0, 50, 52], [0, 0, 48, 50], [102, 100, 150, 150], [200, 200, 240, 240]],
+                   [0.4, 0.7, 0.35, 0.9], [0, 0, 0, 0]),  # the last one: right box, wrong class
+             _pred([[60, 60, 90, 90]], [0.95], [2])]  # misses its object
+    m = evaluate(preds, gts, CLASSES)
+    # best scores of the true objects: 0.7, 0.35, 0 (class 1 found by nobody), 0 (missed)
+    assert m["true_score_median"] == pytest.approx(17.5)
+    assert m["recall_at_0.3"] == pytest.approx(50.0) and m["recall_at_0.5"] == pytest.approx(25.0)
+    empty = evaluate([_pred([], [], [])], [_gt([], [])], CLASSES)
+    assert empty["true_score_median"] == 0.0 and empty["recall_at_0.5"] == 0.0
+
+
+def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
+    from codenet.model.report import main as report_main
+
+    out = tmp_path / "results.md"
+    old = ("# Results\n\n## Default model: codenet-s (x)\n\nfigures A\n\n## Tree-crown detector: t (y)\n\n"
+           "figures B\n\n## Ablation: variants\n\ntable C\n")
+    out.write_text(old)
+    none = str(tmp_path / "none")
+    assert report_main(["--run", none, "--trees", none, "--ablation", none, "--out", str(out)]) == 0
+    assert out.read_text() == old
