@@ -17,6 +17,7 @@ PAD_VALUE = 114  # the gray that fills letterbox borders and replaces transparen
 # about 7 bytes a pixel while decoding (Pillow's 4 + our 3): 24 M pixels stay near 170 MB of the
 # PYNQ-Z2's 512 MB, which the DMA buffers and the OS share
 MAX_PIXELS = 24_000_000
+BAND_PIXELS = 1 << 20  # larger images are copied out of Pillow this many pixels at a time
 
 
 def to_rgb_uint8(image) -> np.ndarray:
@@ -84,7 +85,7 @@ def load_image(path, max_pixels: int = MAX_PIXELS, orient: bool = False, reduce_
                                    f"{max_pixels:,}, --max-pixels sets it)")
             frames = int(getattr(im, "n_frames", 1))
             im.load()
-            if orient:
+            if orient and im.getexif().get(0x0112, 1) in range(2, 9):  # transpose copies: only when needed
                 turned = ImageOps.exif_transpose(im)
                 if turned.size != im.size:  # a quarter turn swaps the axes
                     factor = factor[::-1]
@@ -101,6 +102,13 @@ def load_image(path, max_pixels: int = MAX_PIXELS, orient: bool = False, reduce_
 
 def _pixels(path, im) -> np.ndarray:
     """A loaded PIL image as an array to_rgb_uint8 takes, every mode handled explicitly."""
+    if im.mode == "RGB" and im.width * im.height > BAND_PIXELS:
+        # in bands: Pillow's tobytes (behind np.asarray) holds the whole image twice more while it joins
+        arr = np.empty((im.height, im.width, 3), np.uint8)
+        step = max(1, BAND_PIXELS // im.width)
+        for y in range(0, im.height, step):
+            arr[y:y + step] = np.asarray(im.crop((0, y, im.width, min(im.height, y + step))))
+        return arr
     if im.mode in ("RGB", "L", "LA", "RGBA") or im.mode.startswith("I;16"):
         return np.asarray(im)
     if im.mode == "I":

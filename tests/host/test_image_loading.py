@@ -101,3 +101,13 @@ def test_centre_tables_match_the_float_formula(src, dst):
     i = np.arange(dst)
     expected = np.minimum(np.floor((i + 0.5) * src / dst).astype(int), src - 1)
     assert np.array_equal(_centres(src, dst), expected)
+
+
+def test_large_images_copied_in_bands_are_the_same_pixels(tmp_path, monkeypatch):
+    import codenet.host.preprocess as pre
+
+    arr = photo(96, 72, seed=4)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    monkeypatch.setattr(pre, "BAND_PIXELS", 1000)  # 10 rows a band, the last one short
+    out = pre.read_image(tmp_path / "a.png")
+    assert out.flags.c_contiguous and np.array_equal(out, arr)
