@@ -200,3 +200,35 @@ def test_video_written_0644(capsys, tmp_path, tiny_bundle):
 def test_missing_input_among_several(capsys, tmp_path, tiny_bundle):
     one_line(*detect(capsys, tmp_path, tiny_bundle, scene(tmp_path / "a.jpg"), tmp_path / "nope.jpg")[:2],
              "nope.jpg", "no such file")
+
+
+def test_sigterm_keeps_what_was_done(capsys, tmp_path, tiny_bundle, monkeypatch):
+    import signal
+
+    from codenet.host.detector import Detector
+
+    real, calls = Detector.__call__, []
+
+    def terminated(self, image):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here, in the main thread
+        return real(self, image)
+
+    monkeypatch.setattr(Detector, "__call__", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    code = main(["detect", str(scene(tmp_path / "a.jpg")), str(scene(tmp_path / "b.jpg", 1)), "--bundle",
+                 str(tiny_bundle), "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 130 and list(results(tmp_path)) == [str(tmp_path / "a.jpg")]
+    assert signal.getsignal(signal.SIGTERM) == before  # put back
+
+
+def test_long_video_shows_progress(capsys, tmp_path, tiny_bundle, monkeypatch):
+    pytest.importorskip("cv2")
+    from tests.host.test_detect_cli import sample_frames, write_video
+
+    video = write_video(tmp_path / "clip.avi", sample_frames(4))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code = main(["detect", str(video), "--bundle", str(tiny_bundle), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0 and "\r[" in err and "clip.avi" in err and "/4" in err
