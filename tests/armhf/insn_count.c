@@ -4,7 +4,8 @@
  * line written is "k count". Counting is inline (one add per translation block), so it costs little.
  *
  * Debian ships QEMU's plugin API without its header, so the part used here is declared below, as in
- * QEMU 7.2's include/qemu/qemu-plugin.h (plugin API version 1).
+ * QEMU 7.2's include/qemu/qemu-plugin.h (plugin API version 1; later QEMU changed the inline calls,
+ * so insns.sh checks for 7.x).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -10,6 +10,8 @@ host_tools qemu-arm-static:qemu-user-static debootstrap:debootstrap qemu-arm:qem
 rootfs
 site
 cd "$ROOT"
+qemu-arm --version | grep -q "version 7\." \
+    || die "insn_count.c is written to QEMU 7.2's plugin API (Debian bookworm); this qemu-arm is $(qemu-arm --version | head -1)"
 [ -x .venv/bin/python ] || die "needs .venv for the build machine's times: make test creates it"
 gcc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -fvisibility=hidden \
     -o "$OUT/insn_count.so" tests/armhf/insn_count.c
