@@ -50,25 +50,24 @@ def read_frames(source, max_frames: int | None = None):
         cap.release()
 
 
-def frame_rate(path) -> float:
+def _container(path, prop: str) -> float:
+    """One property the video file's container states (0 when it states none)."""
     cv2 = cv2_module()
     cap = cv2.VideoCapture(str(path))
     try:
-        fps = cap.get(cv2.CAP_PROP_FPS)
+        value = cap.get(getattr(cv2, prop))
     finally:
         cap.release()
-    return fps if fps and fps > 0 else 25.0
+    return value if value and value > 0 else 0.0
+
+
+def frame_rate(path) -> float:
+    return _container(path, "CAP_PROP_FPS") or 25.0
 
 
 def frame_count(path) -> int:
     """The container's frame count, 0 when it does not say (for the progress bar only)."""
-    cv2 = cv2_module()
-    cap = cv2.VideoCapture(str(path))
-    try:
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-    finally:
-        cap.release()
-    return int(n) if n and n > 0 else 0
+    return int(_container(path, "CAP_PROP_FRAME_COUNT"))
 
 
 class VideoWriter:

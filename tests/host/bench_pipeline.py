@@ -12,9 +12,7 @@ host work to PL time on this faster CPU. Runs in .venv-board: python tests/host/
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import shutil
 import sys
 import tempfile
 import time

@@ -7,7 +7,6 @@ import shutil
 import stat
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
