@@ -172,3 +172,34 @@ def test_write_atomic_failure_keeps_old_file(tmp_path, monkeypatch):
         hio.write_bytes_atomic(b"new", target)
     assert json.loads(target.read_text()) == [1, 2]
     assert os.listdir(tmp_path) == ["x.json"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("thr", [0.001, 0.05, 0.3, 0.5, 0.9, 0.999])
+def test_sparse_peaks_equal_the_dense_map(seed, thr):
+    """The board's fast path (sigmoids only near cells that can reach the threshold) against the whole
+    map, on backgrounds a trained head gives: far below the threshold, with peaks, plateaus, logits just
+    either side of logit(threshold), and denormal-range scores."""
+    from codenet.host.decode import _dense_peaks, _sparse_peaks
+
+    rng = np.random.default_rng(seed)
+    c, h, w = 5, 32, 40
+    heat = rng.normal(-12, 3, (c, h, w)).astype(np.float32)
+    edge = np.float32(np.log(thr / (1 - thr)))
+    picks = rng.integers(0, heat.size, 60)
+    heat.reshape(-1)[picks[:20]] = edge + rng.uniform(-0.02, 0.02, 20).astype(np.float32)
+    heat.reshape(-1)[picks[20:40]] = rng.uniform(-1, 8, 20).astype(np.float32)
+    heat[:, :2, :2] = np.float32(5.0)  # a plateau in the corner
+    heat.reshape(-1)[picks[40:]] = np.float32(-95.0)  # denormal sigmoids
+    sparse = _sparse_peaks(heat, thr)
+    assert sparse[0] is not None  # the fast path ran
+    dense = _dense_peaks(heat, thr)
+    assert np.array_equal(sparse[0], dense[0]) and np.array_equal(sparse[1].view(np.uint32), dense[1].view(np.uint32))
+    _assert_same(_maps(rng, c, h, w, heat), top_k=25, score_threshold=thr)
+
+
+def test_sparse_peaks_step_aside_when_many_cells_qualify():
+    from codenet.host.decode import _sparse_peaks
+
+    assert _sparse_peaks(np.zeros((2, 8, 8), np.float32), 0.3) == (None, None)  # every cell a candidate
+    assert _sparse_peaks(np.zeros((2, 8, 8), np.float32) - 9, 0.0) == (None, None)  # threshold 0: dense
