@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 _END = object()
 
@@ -88,7 +89,8 @@ def pipelined(detector, frames):
     finally:
         stop.set()
         to_decode.put(_END)
-        while workers[0].is_alive():  # unblock a producer waiting on a full queue
+        deadline = time.monotonic() + 1.0  # a camera that never delivers must not hold up Ctrl-C
+        while workers[0].is_alive() and time.monotonic() < deadline:  # unblock a producer on a full queue
             try:
                 prepared.get(timeout=0.05)
             except queue.Empty:

@@ -46,3 +46,24 @@ def test_decoder_failure_reaches_the_caller(tiny_bundle, monkeypatch):
     monkeypatch.setattr(det, "finish", broken)
     with pytest.raises(CodenetError, match="decode failed"):
         list(pipelined(det, frames(3)))
+
+
+def test_a_stuck_source_does_not_hold_up_ctrl_c(tiny_bundle):
+    import os
+    import signal
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def source():
+        yield from frames(1)
+        release.wait(30)  # a camera that stops delivering
+        yield from frames(1)
+
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()  # the user presses Ctrl-C
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        list(pipelined(Detector(tiny_bundle), source()))
+    assert time.monotonic() - t0 < 10
+    release.set()
