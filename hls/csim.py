@@ -5,7 +5,8 @@ arguments, its weights and requantization integers a parameter file. The kernels
 compiled into one testbench binary (hls/tb/csim_tb.hpp + a generated table of instantiations) with
 g++ and the ap_int / hls_stream headers of the hls4ml wheel, cached under build/csim-cache/<sha256>/,
 and run once per layer: streams in and out as files. Folding per layer: the layer's `folding`
-({"PE":.., "SIMD":..}) where it divides the dimension, else 1.
+({"PE":.., "SIMD":..}; one that does not divide its dimension is an error), weight widths the layer's
+`weight_bits`.
 
     python -m codenet.hls.csim --bundle <dir> --images N
 """
@@ -36,8 +37,13 @@ TB_DIR = HERE / "tb"
 CACHE = Path(os.environ.get("CODENET_CSIM_CACHE", HERE.parent / "build" / "csim-cache"))
 CXX = os.environ.get("CODENET_CSIM_CXX", "g++")
 FLAGS = ("-std=c++20", "-O2", "-Wno-unknown-pragmas")
-ACC_BITS = 32
+ACC_BITS = 32  # hls/include/codenet/common.hpp
 DEFAULT_AP_INT_MAX_W = 1024  # ap_int's own limit unless the generated code raises it
+VITIS_MAX_W = 4096  # Vitis HLS's largest AP_INT_MAX_W (UG1399): no stream or parameter word wider
+# dyadic_requant's parameter widths, for csim, code generation and the cost model alike: multipliers
+# and biases at least this wide (wider where a layer's values need it), shifts 0..63
+REQUANT_MBITS, REQUANT_BBITS, REQUANT_SBITS = 16, 48, 6
+DW_MIN_ROW_WORDS = 5  # deformable_dw: (W-1)*C/PE at least this (its line buffers' dependence distance)
 
 
 class CsimError(CodenetError, RuntimeError):
@@ -62,6 +68,13 @@ def unavailable() -> str | None:
     if ap_types_dir() is None:
         return "no ap_types headers (hls4ml is not installed)"
     return None
+
+
+def require() -> None:
+    """A CsimError saying what is missing, where the C simulation cannot run (tests fail, not skip)."""
+    reason = unavailable()
+    if reason:
+        raise CsimError(f"C simulation unavailable: {reason}")
 
 
 @lru_cache(maxsize=None)
@@ -97,6 +110,7 @@ class Kernel:
     outputs: list  # of Stream
     width: int     # the widest stream word or parameter word, bits (ap_int's AP_INT_MAX_W)
     check: object = None  # inputs -> None: checks the values the hardware assumes (dilation range)
+    out_width: int = 0  # the output stream's word width, bits (as the generated top's out0_V)
 
 
 def _bits(dtype) -> tuple[int, bool]:
@@ -113,9 +127,29 @@ def signed_bits(values) -> int:
     return max((-lo - 1).bit_length(), hi.bit_length()) + 1
 
 
+def requant_widths(mult, bias) -> tuple[int, int]:
+    """dyadic_requant's MBITS and BBITS for these parameters."""
+    return max(REQUANT_MBITS, signed_bits(mult)), max(REQUANT_BBITS, signed_bits(bias))
+
+
 def _fold(layer: dict, key: str, dim: int) -> int:
+    """The layer's folding attribute (1 where the layer has none); one that does not divide is an error,
+    as in the FINN flow (overlay/folding.py)."""
     f = int(layer.get("folding", {}).get(key, 1) or 1)
-    return f if f > 0 and dim % f == 0 else 1
+    if f < 1 or dim % f:
+        raise CsimError(f"{layer['name']}: folding {key}={f} does not divide {dim}")
+    return f
+
+
+def _weight_bits(layer: dict, weight) -> int:
+    """The weight width the layer was built with (the bundle's `weight_bits`, FINN's weightDataType),
+    never guessed from the values."""
+    if "weight_bits" not in layer:
+        raise CsimError(f"{layer['name']}: no weight_bits in the layer (a bundle older than this csim)")
+    wbits = int(layer["weight_bits"])
+    if not 2 <= wbits <= 8 or signed_bits(weight) > wbits:
+        raise CsimError(f"{layer['name']}: weights do not fit {wbits} signed bits")
+    return wbits
 
 
 def _template(name: str, *args) -> str:
@@ -135,7 +169,7 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
     """The kernel instantiation of one layer for inputs of these shapes and dtypes (Streams or arrays)."""
     ins = [i if isinstance(i, Stream) else Stream.of(i) for i in inputs]
     kind, name, x = layer["kind"], layer["name"], ins[0]
-    if kind in ("pad", "window", "deformable_window", "upsample") and len(x.shape) != 4:
+    if kind in ("pad", "window", "deformable_dw", "upsample") and len(x.shape) != 4:
         raise CsimError(f"{name}: {kind} takes NHWC images, got shape {x.shape}")
     bits, signed = _bits(x.dtype)
     same = lambda shape: [Stream(tuple(shape), x.dtype)]  # noqa: E731
@@ -144,7 +178,7 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         top, left, bottom, right = (int(v) for v in layer["pads"])
         simd = _fold(layer, "SIMD", c)
         return Kernel(_template("pad", h, w, top, left, bottom, right, c, simd, bits, signed), n, None,
-                      same((n, top + h + bottom, left + w + right, c)), simd * bits)
+                      same((n, top + h + bottom, left + w + right, c)), simd * bits, out_width=simd * bits)
     if kind == "window":
         n, h, w, c = x.shape
         k, s, d = int(layer["k"]), int(layer["stride"]), int(layer["dilation"])
@@ -154,20 +188,28 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         simd = _fold(layer, "SIMD", c)
         ho, wo = (h - span) // s + 1, (w - span) // s + 1
         return Kernel(_template("window", k, s, d, h, w, c, simd, bits, signed), n, None,
-                      same((n, ho, wo, k * k * c)), simd * bits)
-    if kind == "deformable_window":
+                      same((n, ho, wo, k * k * c)), simd * bits, out_width=simd * bits)
+    if kind == "deformable_dw":
         n, h, w, c = x.shape
         bound = int(layer["bound"])
         if ins[1].shape[:3] != (n, h, w):
             raise CsimError(f"{name}: dilation stream {ins[1].shape} does not match features {x.shape}")
-        simd = _fold(layer, "SIMD", c)
-        case = _template("deformable_window", bound, h, w, c, simd, bits, bound.bit_length(), signed)
-        return Kernel(case, n, None, same((n, h, w, 9 * c)), simd * bits, _check_dilation(bound))
+        weight = np.asarray(arrays[f"{name}.weight"])
+        if weight.shape != (c, 1, 3, 3):
+            raise CsimError(f"{name}: weight {weight.shape} for {c} channels, expected ({c}, 1, 3, 3)")
+        if signed:
+            raise CsimError(f"{name}: activations must be unsigned, got {x.dtype}")
+        wbits, pe = _weight_bits(layer, weight), _fold(layer, "PE", c)
+        if (w - 1) * (c // pe) < DW_MIN_ROW_WORDS:
+            raise CsimError(f"{name}: rows of {w} pixels x {c // pe} words are too narrow for deformable_dw "
+                            f"((W-1)*C/PE must be >= {DW_MIN_ROW_WORDS})")
+        case = _template("deformable_dw", bound, h, w, c, pe, wbits, bits, bound.bit_length())
+        return Kernel(case, n, weight.astype(np.int64), [Stream((n, h, w, c), np.dtype(np.int32))],
+                      max(pe * bits, pe * ACC_BITS), _check_dilation(bound),
+                      out_width=pe * ACC_BITS)
     if kind in ("mvau", "vvau"):
         weight = np.asarray(arrays[f"{name}.weight"])
-        wbits = 4 if signed_bits(weight) <= 4 else 8
-        if signed_bits(weight) > 8:
-            raise CsimError(f"{name}: weights wider than 8 bits")
+        wbits = _weight_bits(layer, weight)
         if signed:
             raise CsimError(f"{name}: activations must be unsigned, got {x.dtype}")
         reps = int(np.prod(x.shape[:-1]))
@@ -178,13 +220,13 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
             simd, pe = _fold(layer, "SIMD", mw), _fold(layer, "PE", mh)
             return Kernel(_template("mvau", mw, mh, simd, pe, wbits, bits), reps, weight.astype(np.int64),
                           [Stream(x.shape[:-1] + (mh,), np.dtype(np.int32))],
-                          max(simd * bits, simd * wbits, pe * ACC_BITS))
+                          max(simd * bits, simd * wbits, pe * ACC_BITS), out_width=pe * ACC_BITS)
         c, _, k, k2 = weight.shape
         if k != k2 or x.shape[-1] != k * k * c:
             raise CsimError(f"{name}: windows of {x.shape[-1]} values, weight {weight.shape}")
         pe = _fold(layer, "PE", c)
         return Kernel(_template("vvau", k, c, pe, wbits, bits), reps, weight.astype(np.int64),
-                      [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS))
+                      [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), out_width=pe * ACC_BITS)
     if kind == "requant":
         c = x.shape[-1]
         lo, hi = int(layer["lo"]), int(layer["hi"])
@@ -197,24 +239,25 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         obits = max(1, hi.bit_length()) if lo >= 0 else max(signed_bits([lo, hi]), 2)
         if obits > 32:
             raise CsimError(f"{name}: output range {lo}..{hi} wider than 32 bits")
-        mbits, bbits = max(16, signed_bits(mult)), max(48, signed_bits(bias))
+        mbits, bbits = requant_widths(mult, bias)
         pe = _fold(layer, "PE", c)
         out_dtype = np.uint8 if 0 <= lo and hi <= 255 else np.int64  # intops.requant's
-        case = _template("requant", c, pe, bits, obits, mbits, bbits, 6, lo, hi)
+        case = _template("requant", c, pe, bits, obits, mbits, bbits, REQUANT_SBITS, lo, hi)
         return Kernel(case, int(np.prod(x.shape[:-1])), np.concatenate([mult, bias, shift]),
-                      [Stream(x.shape, np.dtype(out_dtype))], max(pe * bits, pe * obits, mbits, bbits))
+                      [Stream(x.shape, np.dtype(out_dtype))], max(pe * bits, pe * obits, mbits, bbits),
+                      out_width=pe * obits)
     if kind == "upsample":
         n, h, w, c = x.shape
         f = int(layer["factor"])
         simd = _fold(layer, "SIMD", c)
         return Kernel(_template("upsample", f, h, w, c, simd, bits, signed), n, None,
-                      same((n, h * f, w * f, c)), simd * bits)
+                      same((n, h * f, w * f, c)), simd * bits, out_width=simd * bits)
     if kind == "duplicate":
         c = x.shape[-1]
         pe = _fold(layer, "PE", c)
         n_out = len(layer["outputs"])
         return Kernel(_template("duplicate", n_out, c, pe, bits, signed), int(np.prod(x.shape[:-1])), None,
-                      [Stream(x.shape, x.dtype)] * n_out, pe * bits)
+                      [Stream(x.shape, x.dtype)] * n_out, pe * bits, out_width=pe * bits)
     raise CsimError(f"{name}: unknown layer kind {kind!r}")
 
 

@@ -1,6 +1,6 @@
 """The integer semantics of every hardware layer, numpy only (NHWC). The golden model of the hardware.
 
-One function per FINN HW layer kind: padding, sliding window, the bounded deformable window,
+One function per FINN HW layer kind: padding, sliding window, the bounded deformable depthwise conv,
 matrix-vector (MVAU), vector-vector (VVAU, depthwise), requantization, nearest upsampling.
 Activations are uint8 codes; accumulators are exact integers: the MACs run in float32 through BLAS,
 exact while every partial sum stays below 2^24 (`acc_bound` checks this per layer), else in float64.
@@ -94,5 +94,7 @@ def conv2d(x, weight, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
 
 
 def deformable_dw(x, dilation, weight, bound) -> np.ndarray:
-    """The bounded deformable depthwise 3x3: its window generator, then a VVAU."""
+    """The bounded deformable depthwise 3x3 (one HW layer, BoundedDeformableDW): x (N, H, W, C), dilation
+    (N, H, W) in 1..bound, weight (C, 1, 3, 3) -> accumulators (N, H, W, C), each pixel's taps at its
+    own dilation (deformable_window) times the depthwise weights (vvau)."""
     return vvau(deformable_window(x, dilation, bound), weight)

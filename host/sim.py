@@ -16,8 +16,9 @@ def run_layer(layer: dict, arrays: dict, inputs: list) -> list:
         out = intops.pad(x, layer["pads"])
     elif kind == "window":
         out = intops.sliding_window(x, layer["k"], layer["stride"], layer["dilation"])
-    elif kind == "deformable_window":
-        out = intops.deformable_window(x, inputs[1][..., 0].astype(np.int64), layer["bound"])
+    elif kind == "deformable_dw":
+        out = intops.deformable_dw(x, inputs[1][..., 0].astype(np.int64), arrays[f"{name}.weight"],
+                                   layer["bound"]).astype(np.int32)
     elif kind == "mvau":
         out = intops.mvau(x, arrays[f"{name}.weight"]).astype(np.int32)
     elif kind == "vvau":

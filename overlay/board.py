@@ -11,7 +11,10 @@ from codenet.model.config import reject_unknown_keys
 
 DEFAULT_BOARD = Path(__file__).parent / "pynq-z2.yaml"
 SHELLS = ("VIVADO_ZYNQ",)  # the PYNQ-Z2 has no Alveo/Vitis shell
-FIFO_SIZING = ("distributed_sim", "live_fifo", "force_minimal_fifos")  # finn-plus AutoFIFOSizingMethod
+# "computed": every FIFO at the depth overlay/fifos.py computes. FINN's own sizing methods are refused:
+# distributed_sim and live_fifo size by RTL simulation (Vivado's XSI), force_minimal_fifos ignores what
+# a join needs
+FIFO_SIZING = ("computed",)
 DEVICE_KEYS = ("lut", "ff", "bram18", "dsp", "lutram")
 LIMIT_KEYS = ("lut_pct", "bram36_pct", "dsp")
 COST_KEYS = ("lut", "bram18", "dsp")

@@ -4,9 +4,10 @@ graph.npz holds a JSON layer list ("__graph__") and each layer's integer arrays 
 Layers run in order on NHWC tensors (the streams), with FINN's layer semantics:
   pad          FMPadding: zeros, pads (top, left, bottom, right)
   window       ConvolutionInputGenerator: k x k windows at stride and dilation, (tap, channel) order
-  deformable_window  BoundedDeformableWindow: [x, d] -> 3x3 windows at each pixel's dilation
-  mvau         MVAU: windows @ weight (MW, MH) int8 -> int32 accumulators
-  vvau         VVAU: depthwise, weight (C, 1, k, k) int8 -> int32 accumulators
+  deformable_dw  BoundedDeformableDW: [x, d], weight (C, 1, 3, 3) int8 -> int32 accumulators of the
+               depthwise 3x3 at each pixel's dilation d in 1..bound
+  mvau         MVAU: windows @ weight (MW, MH) int8 -> int32 accumulators (weight_bits: the kernel's)
+  vvau         VVAU: depthwise, weight (C, 1, k, k) int8 -> int32 accumulators (weight_bits)
   requant      DyadicRequant: clip((acc * mult + bias) >> shift, lo, hi) per channel
   upsample     UpsampleNearestNeighbour by `factor`
   duplicate    DuplicateStreams: one input, several identical outputs
@@ -19,6 +20,7 @@ import hashlib
 import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,13 @@ FOLDING_ATTRS = ("PE", "SIMD")
 IODMA_REGISTERS = {"ctrl": 0x00, "ap_start": 0x1, "ap_done": 0x2, "addr_lo": 0x10, "addr_hi": 0x14,
                    "num_images": 0x1C}
 BITFILE, HWHFILE = "codenet.bit", "codenet.hwh"
-DEFAULT_FCLK_MHZ = 100.0  # FINN's default synth_clk_period_ns = 10
+
+
+def board_fclk_mhz() -> float:
+    """The PL clock of the default board config (overlay/pynq-z2.yaml): what the build synthesizes at."""
+    from codenet.overlay.board import load_board
+
+    return float(load_board().clock_mhz)
 
 
 def _dma_port(op, dma: str, side: str) -> dict:
@@ -48,7 +56,7 @@ def _dma_port(op, dma: str, side: str) -> dict:
             "stream_bits": int(getattr(op, f"get_{side}stream_width")())}
 
 
-def accelerator_section(model, fclk_mhz: float = DEFAULT_FCLK_MHZ) -> dict:
+def accelerator_section(model, fclk_mhz: float) -> dict:
     """What the pynq backend needs to drive the accelerator: FINN's zynq-iodma platform, the IODMA names,
     packed buffer shapes and widths (batch 1 in dim 0), the register map and the clock."""
     from qonnx.custom_op.registry import getCustomOp
@@ -95,11 +103,13 @@ def graph_layers(model) -> tuple[dict, list, dict]:
             kind = "window"
             fields = {"k": int(attr("ConvKernelDim")[0]), "stride": int(attr("Stride")[0]),
                       "dilation": int(attr("Dilation")[0])}
-        elif kind == "BoundedDeformableWindow":
-            kind, fields = "deformable_window", {"bound": int(attr("Bound"))}
+        elif kind == "BoundedDeformableDW":
+            arrays[f"{name}.weight"] = model.get_initializer(node.input[2]).astype(np.int8)
+            kind, fields = "deformable_dw", {"bound": int(attr("Bound")),
+                                             "weight_bits": op.get_input_datatype(2).bitwidth()}
         elif kind in ("MVAU", "VVAU"):
             arrays[f"{name}.weight"] = model.get_initializer(node.input[1]).astype(np.int8)
-            kind = kind.lower()
+            kind, fields = kind.lower(), {"weight_bits": op.get_input_datatype(1).bitwidth()}
         elif kind == "DyadicRequant":
             for key, idx in (("mult", 1), ("bias", 2), ("shift", 3)):
                 arrays[f"{name}.{key}"] = model.get_initializer(node.input[idx]).astype(np.int64)
@@ -119,14 +129,37 @@ def graph_layers(model) -> tuple[dict, list, dict]:
     return header, layers, arrays
 
 
-def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None,
-                 fclk_mhz: float = DEFAULT_FCLK_MHZ) -> dict:
-    """FINN HW-layer graph + model card -> out_dir/{graph.npz, manifest.json}; returns the manifest."""
+def npz_bytes(arrays: dict) -> bytes:
+    """np.savez's format, byte-reproducible: fixed timestamps (numpy stamps each entry with the current
+    time) and stored, not deflated (compressed bytes depend on the zlib build), so the same integers
+    give the same sha256 on every machine."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for key, value in arrays.items():
+            entry = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(entry, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _write_graph(model, out: Path) -> list:
+    """graph.npz of the HW-layer graph into out; returns its layers."""
     header, layers, arrays = graph_layers(model)
     buf = io.BytesIO()
     np.savez_compressed(buf, __graph__=np.array(json.dumps(header)), **arrays)
-    out = Path(out_dir)
     write_bytes_atomic(buf.getvalue(), out / "graph.npz")
+    return layers
+
+
+def _manifest_layers(layers: list) -> list:
+    return [{k: layer[k] for k in ("name", "kind", "finn_op", "shape", "folding")} for layer in layers]
+
+
+def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None, fclk_mhz: float | None = None) -> dict:
+    """FINN HW-layer graph + model card -> out_dir/{graph.npz, manifest.json}; returns the manifest. The
+    clock is the board config's unless given."""
+    out = Path(out_dir)
+    layers = _write_graph(model, out)
     size, stride = card["config"]["input_size"], card["output_stride"]
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -138,12 +171,29 @@ def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None,
                    "dtype": "int32", "channels": card["output"]["channels"], "scale": card["output"]["scale"],
                    "bias": card["output"]["bias"]},
         "output_stride": stride,
-        "layers": [{k: layer[k] for k in ("name", "kind", "finn_op", "shape", "folding")} for layer in layers],
+        "layers": _manifest_layers(layers),
         "board": "Pynq-Z2", "part": "xc7z020clg400-1",
-        "accelerator": accelerator_section(model, fclk_mhz),
+        "accelerator": accelerator_section(model, board_fclk_mhz() if fclk_mhz is None else fclk_mhz),
         "files": {"graph.npz": hashlib.sha256((out / "graph.npz").read_bytes()).hexdigest()},
         "made": {"date": time.strftime("%Y-%m-%d"), "model": card.get("meta", {}),
                  "qonnx_sha256": card.get("qonnx_sha256"), **(extra_meta or {})},
     }
+    write_json_atomic(manifest, out / "manifest.json")
+    return manifest
+
+
+def refold_bundle(model, src_dir, out_dir, fclk_mhz: float, board: str, part: str) -> dict:
+    """A bundle whose graph, layers and accelerator section are this folded HW-layer graph's (the one
+    handed to Vivado) at the build's clock, the rest (classes, output scale, provenance) src_dir's.
+    Returns the manifest."""
+    from codenet.host.bundle import load_manifest
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(Path(src_dir))
+    layers = _write_graph(model, out)
+    manifest.update(layers=_manifest_layers(layers), board=board, part=part,
+                    accelerator=accelerator_section(model, fclk_mhz),
+                    files={"graph.npz": hashlib.sha256((out / "graph.npz").read_bytes()).hexdigest()})
     write_json_atomic(manifest, out / "manifest.json")
     return manifest

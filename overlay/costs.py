@@ -11,7 +11,7 @@ Pure functions of integers, so each can be checked by hand. Sources, per term:
               are our HLS's: `sum += a * b` on ap_int<32> (ACC_BITS), so one 32-bit adder per lane.
   windows     our sliding_window: a line buffer of SPAN + STRIDE rows of W*C/SIMD words, not FINN's
               (k-1)*W*C + k; 300 LUT control as finn-plus's ConvolutionInputGenerator_rtl.
-  requant     our dyadic_requant at its documented template widths (MBITS 16, BBITS 46, SBITS 6): a
+  requant     our dyadic_requant at its least template widths (codenet.hls.csim: MBITS 16, BBITS 48, SBITS 6): a
               32 x 16 product on ceil(32/25)*ceil(16/18) = 2 DSP48E1 (25x18) per lane, the bias adder,
               a barrel shifter of ceil(SBITS/2) 4:1 mux levels, two clip comparators and the clip mux.
   FIFOs, DWC  finn-plus's own models (fifo.sv's _fifo_cost, StreamingDataWidthConverter.lut_estimation).
@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass
 
 from finn.util.resource_models import _bram18_plan, _fifo_cost, _lutram_luts, _resolve
 
-ACC_BITS = 32  # hls/include/codenet/common.hpp
+from codenet.hls.csim import ACC_BITS, REQUANT_BBITS, REQUANT_MBITS, REQUANT_SBITS
+
 MAC_C0, MAC_C1 = 300, 1.1  # FINN-R constants, finn-plus MVAU_hls/VVAU_hls.lut_estimation
 WINDOW_CTRL_LUTS = 300  # finn-plus ConvolutionInputGenerator_rtl.lut_estimation
 CTRL_LUTS = 50  # assumed, see the module docstring
-REQUANT_MBITS, REQUANT_BBITS, REQUANT_SBITS = 16, 46, 6  # hls/include/codenet/requant.hpp
 DSP_A, DSP_B = 25, 18  # DSP48E1 multiplier operand widths
 ROM_MAX_DEPTH = 128  # FINN: an embedded weight memory this shallow goes to LUTs (MVAU bram_estimation)
 
@@ -114,14 +114,19 @@ def sliding_window(h: int, w: int, channels: int, k: int, stride: int, dilation:
     return Cost(cycles=fill + max(words_in, words_out), lut=WINDOW_CTRL_LUTS) + buf
 
 
-def deformable_window(h: int, w: int, channels: int, bound: int, simd: int, bits: int = 8,
-                      ram_style: str = "auto") -> Cost:
-    """codenet::deformable_window: 2*BOUND+1 rows of W*C/SIMD words; reads and writes take turns by rows
-    (the kernel's doc), so 9 output words plus 1 input word per pixel and channel group."""
-    cf = channels // simd
-    buf = memory((2 * bound + 1) * w * cf, simd * bits, ram_style)
+def deformable_dw(h: int, w: int, channels: int, bound: int, pe: int, wbits: int = 4, abits: int = 8,
+                  dbits: int = 3, ram_style: str = "auto") -> Cost:
+    """codenet::deformable_dw: the window's 2*BOUND+2 rows of W*C/PE feature words and W dilations, read
+    while a row is computed (9 cycles a pixel and channel group, after BOUND+1 rows of fill); PE LUT
+    MACs into register accumulators; the weights a ROM of 9*C/PE words x PE*WBITS."""
+    cf = channels // pe
+    rows = 2 * bound + 2
+    buf = memory(rows * w * cf, pe * abits, ram_style) + memory(rows * w, dbits, ram_style)
+    weights = memory(9 * cf, pe * wbits, "auto", rom=True)
     # the dilation's multiply by the tap offset and the 2-D bounds check: one more window's control
-    return Cost(cycles=10 * h * w * cf, lut=WINDOW_CTRL_LUTS + 2 * CTRL_LUTS) + buf
+    logic = int(WINDOW_CTRL_LUTS + 2 * CTRL_LUTS + MAC_C0 + MAC_C1 * pe * mac_lane_luts(wbits, abits))
+    cycles = (min(bound + 1, h) + 9 * h) * w * cf
+    return Cost(cycles=cycles, lut=logic) + buf + weights
 
 
 def requant(channels: int, pe: int, vectors: int, ibits: int = ACC_BITS, obits: int = 8) -> Cost:

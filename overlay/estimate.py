@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from codenet.hls.csim import VITIS_MAX_W
 from codenet.overlay import costs
 
 PART = "xc7z020clg400-1"
@@ -34,17 +35,6 @@ def producer_op(model, node, index=0):
     return (prod, getCustomOp(prod)) if prod is not None and prod.op_type != "Transpose" else (None, None)
 
 
-def deformable_simd(model, node) -> int | None:
-    """For the VVAU behind a deformable window, the window's SIMD: hls deformable_dw folds the pair
-    as one (the VVAU's PE attribute stays C, which tells FINN's Python execution the tap order)."""
-    if node.op_type != "VVAU":
-        return None
-    prod, prod_op = producer_op(model, node)
-    if prod is None or prod.op_type != "BoundedDeformableWindow":
-        return None
-    return prod_op.get_nodeattr("SIMD")
-
-
 def layer_cost(model, node) -> costs.Cost:
     """The cost of one HW layer, following the HLS kernel it runs as."""
     from qonnx.custom_op.registry import getCustomOp
@@ -57,7 +47,6 @@ def layer_cost(model, node) -> costs.Cost:
                           op.get_nodeattr("ram_style"))
     if kind == "VVAU":
         (h, w), c, (k, _), pe = _attrs(op, "Dim", "Channels", "Kernel", "PE")
-        pe = deformable_simd(model, node) or pe
         return costs.vvau(c, k, pe, h * w, _bits(op, "weightDataType"), _bits(op), op.get_nodeattr("ram_style"))
     if kind == "ConvolutionInputGenerator":
         (h, w), c, (k, _), (s, _), (d, _), simd = _attrs(op, "IFMDim", "IFMChannels", "ConvKernelDim", "Stride",
@@ -71,7 +60,7 @@ def layer_cost(model, node) -> costs.Cost:
         return costs.upsample(hi, hi, ho // hi, c, simd, _bits(op))
     if kind == "DuplicateStreams":
         return costs.duplicate(int(op.get_exp_cycles()))
-    if hasattr(op, "cost"):  # ours: DyadicRequant, BoundedDeformableWindow
+    if hasattr(op, "cost"):  # ours: DyadicRequant, BoundedDeformableDW
         return op.cost()
     raise ValueError(f"{node.name}: no cost model for {kind}")
 
@@ -100,41 +89,63 @@ def out_width(model, node, index=0) -> int:
     op = getCustomOp(node)
     if node.op_type == "ConvolutionInputGenerator":  # FINN's generic op needs its RTL backend for this
         return op.get_nodeattr("SIMD") * _bits(op)
-    simd = deformable_simd(model, node)
-    if simd:
-        return simd * _bits(op, "outputDataType")
     return op.get_outstream_width(index)
 
 
 def stream_costs(model) -> list[dict]:
-    """The FIFOs and width converters between layers. FINN's InsertFIFO leaves out depth-2 FIFOs (the HLS
-    stream is enough); the deep one is the dilation FIFO in front of each deformable window, which
-    must hold (BOUND+1)*W dilations (hls deformable_window.hpp). FIFO sizing by simulation would add
-    more: it is not run here."""
+    """The width converters FINN would insert between layers of different stream widths, and the FIFOs at
+    the depths the build sets (overlay/fifos.py) where deeper than FINN's minimal 2 (the HLS stream's own
+    buffering)."""
+    from codenet.overlay.fifos import MIN_DEPTH, fifo_depths
+
+    depths = fifo_depths(model)
+    out = []
+    for node in model.graph.node:
+        for j, prod, width_in, width in _streams_into(model, node):
+            if width_in != width:
+                out.append({"name": f"DWC_{prod.name}_{node.name}", "kind": "width_converter",
+                            **costs.width_converter(width_in, width).as_dict()})
+            depth = depths[(node.name, j)]
+            if depth > MIN_DEPTH:
+                out.append({"name": f"FIFO_{prod.name}_{node.name}", "kind": "fifo", "depth": depth,
+                            **costs.fifo(depth, width).as_dict()})
+    return out
+
+
+def _streams_into(model, node):
+    """(input index, producer, its output width, node's input width) of every stream between two HW
+    layers into node."""
     from qonnx.custom_op.registry import getCustomOp
 
-    out = []
+    if node.op_type == "Transpose":
+        return
+    op = getCustomOp(node)
+    for j, tensor in enumerate(node.input):
+        if model.get_initializer(tensor) is not None:
+            continue
+        prod = model.find_producer(tensor)
+        if prod is None or prod.op_type == "Transpose":
+            continue
+        yield j, prod, out_width(model, prod, list(prod.output).index(tensor)), op.get_instream_width(j)
+
+
+def check_stream_widths(model, limit: int = VITIS_MAX_W) -> None:
+    """No stream wider than Vitis HLS's ap_int limit: a CodenetError naming the first layer that has one."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from codenet.host.errors import CodenetError
+
     for node in model.graph.node:
         if node.op_type == "Transpose":
             continue
+        widths = [out_width(model, node, o) for o in range(len(node.output))]
+        widths += [w for _, _, _, w in _streams_into(model, node)]
         op = getCustomOp(node)
-        for j, tensor in enumerate(node.input):
-            if model.get_initializer(tensor) is not None:
-                continue
-            prod = model.find_producer(tensor)
-            if prod is None or prod.op_type == "Transpose":
-                continue
-            width_in = out_width(model, prod, list(prod.output).index(tensor))
-            width = op.get_instream_width(j)
-            fused = deformable_simd(model, node) is not None  # window and VVAU: one kernel
-            if width_in != width and not fused:
-                out.append({"name": f"DWC_{prod.name}_{node.name}", "kind": "width_converter",
-                            **costs.width_converter(width_in, width).as_dict()})
-            if node.op_type == "BoundedDeformableWindow" and j == 1:
-                depth = (op.get_nodeattr("Bound") + 1) * op.get_nodeattr("IFMDim")[1]
-                out.append({"name": f"FIFO_{node.name}_dilation", "kind": "fifo", "depth": depth,
-                            **costs.fifo(depth, width).as_dict()})
-    return out
+        widths += [op.get_instream_width(j) for j in range(len(node.input))
+                   if model.get_initializer(node.input[j]) is None]
+        if max(widths) > limit:
+            raise CodenetError(f"{node.name}: a {max(widths)}-bit stream, wider than Vitis HLS's {limit} bits "
+                               f"(fold it with a smaller PE/SIMD)")
 
 
 def estimate(model, board, finn: bool = True) -> dict:
@@ -142,6 +153,7 @@ def estimate(model, board, finn: bool = True) -> dict:
     whether it meets the board's limits; `finn` adds FINN's own figures per layer."""
     from qonnx.custom_op.registry import getCustomOp
 
+    check_stream_widths(model)
     layers = []
     for node in model.graph.node:
         if node.op_type == "Transpose":  # the host's layout moves
@@ -234,7 +246,7 @@ def run(args) -> dict:
         base = ModelWrapper(str(hw["hw_layers"]))
         model = apply_folding(_copy(base), folding) if folding else search_folding(_copy(base), board)
         result = estimate(model, board)
-        result.update(source=hw["source"], board_config=str(args.board or "overlay/pynq-z2.yaml"),
+        result.update(input_size=int(base.get_tensor_shape(base.graph.input[0].name)[-1]), source=hw["source"], board_config=str(args.board or "overlay/pynq-z2.yaml"),
                       limits=board.limits, budget_cycles=board.target_cycles(),
                       folding="given: " + args.folding if folding else "searched for the target")
         sweep = [] if args.no_sweep else [sweep_point(base, board, fps) for fps in board.sweep_fps]
@@ -244,10 +256,12 @@ def run(args) -> dict:
     write_json_atomic({**result, "sweep": sweep, "host": host}, out / "estimate.json")
     png = plot_png(result, sweep)
     write_bytes_atomic(png, out / "estimate.png")
+    if host is not None:  # with this machine's host timings: a build output
+        write_bytes_atomic(markdown(result, sweep, host).encode(), out / "estimate.md")
     if args.plot:
         write_bytes_atomic(png, args.plot)
-    if args.report and host is not None:
-        write_bytes_atomic(markdown(result, sweep, host).encode(), args.report)
+    if args.report:  # nothing machine-dependent: may be tracked
+        write_bytes_atomic(markdown(result, sweep, None).encode(), args.report)
     return result
 
 
@@ -270,7 +284,8 @@ def main(argv=None) -> int:
                                 description="Fold for the target frame rate and estimate on the board.")
     add_graph_args(p)
     p.add_argument("--out", default="build/estimate", help="folder for estimate.json, estimate.png, folding.json")
-    p.add_argument("--report", default=None, help="also write the markdown report here (overlay/estimate.md)")
+    p.add_argument("--report", default=None, help="also write the markdown report here without the host's "
+                                                  "machine timings (overlay/estimate.md); the full one goes to --out")
     p.add_argument("--plot", default=None, help="also write the PNG plot here (overlay/estimate.png)")
     p.add_argument("--no-sweep", action="store_true", help="skip the trade-off sweep (faster)")
     args = p.parse_args(argv)

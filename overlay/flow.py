@@ -51,7 +51,7 @@ def streamline(qonnx_path):
 
 def to_hw_layers(model):
     """The integer graph -> FINN HW layers, NHWC: FMPadding, ConvolutionInputGenerator, MVAU, VVAU,
-    DyadicRequant, BoundedDeformableWindow, UpsampleNearestNeighbour, DuplicateStreams; the input and
+    DyadicRequant, BoundedDeformableDW, UpsampleNearestNeighbour, DuplicateStreams; the input and
     output transposes stay outside, on the host."""
     prepare_finn()
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
@@ -69,7 +69,7 @@ def to_hw_layers(model):
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
     from codenet.overlay.layout import MakeChannelwiseOpsNHWC
-    from codenet.overlay.to_hw import InferDeformableWindow, InferDyadicRequantLayer
+    from codenet.overlay.to_hw import InferBoundedDeformableDW, InferDyadicRequantLayer
 
     model = model.transform(LowerConvsToMatMul())
     reorder_log = logging.getLogger("finn_logger")
@@ -81,7 +81,7 @@ def to_hw_layers(model):
         model = model.transform(AbsorbConsecutiveTransposes())
     reorder_log.setLevel(level)
     model = model.transform(InferShapes()).transform(InferDataTypes()).transform(InferDataLayouts())
-    model = model.transform(InferDeformableWindow())
+    model = model.transform(InferBoundedDeformableDW())
     for step in (InferConvInpGen(), InferVectorVectorActivation(), InferQuantizedMatrixVectorActivation(),
                  InferUpsample(), InferDyadicRequantLayer(), InferDuplicateStreamsLayer()):
         model = model.transform(step)

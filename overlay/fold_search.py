@@ -5,8 +5,8 @@ window's get_exp_cycles is 0 before specialization. So, as SetFolding does, each
 smallest folding (fewest lanes, SIMD before PE) whose cycles (overlay/costs.py) meet
 clock / target fps, with every value dividing its dimension (folding.DIVIDES). Neighbours are
 tied so streams match without width converters: a window's SIMD is its consumer's input
-parallelism, a padding's SIMD its window's, a requant's PE its producer's PE. A deformable window
-and its VVAU are one HLS kernel (deformable_dw): the window's SIMD folds both.
+parallelism, a padding's SIMD its window's, a requant's PE its producer's PE. No folding makes a
+stream wider than Vitis HLS's 4096 bits.
 Then each memory gets a ram_style: the line buffers and weight memories that save the most LUTs
 per BRAM18 go to BRAM until LUT and BRAM are about equally full (as fractions of their limits). The result is FINN's folding
 JSON ({"Defaults": {}, "<node>": {"PE":.., "SIMD":.., "ram_style":..}}), hand-editable.
@@ -14,11 +14,13 @@ JSON ({"Defaults": {}, "<node>": {"PE":.., "SIMD":.., "ram_style":..}}), hand-ed
 
 from __future__ import annotations
 
+from codenet.hls.csim import DW_MIN_ROW_WORDS, VITIS_MAX_W
 from codenet.host.errors import CodenetError
 from codenet.overlay import costs
 from codenet.overlay.estimate import estimate, layer_cost, producer_op
 
-MEMORY_OPS = ("ConvolutionInputGenerator", "BoundedDeformableWindow", "MVAU", "VVAU")
+MEMORY_OPS = ("ConvolutionInputGenerator", "BoundedDeformableDW", "MVAU", "VVAU")
+COMPUTE_OPS = ("MVAU", "VVAU", "BoundedDeformableDW")  # what a requant's PE follows
 
 
 def divisors(n: int) -> list[int]:
@@ -37,14 +39,25 @@ def _set(model, node, **attrs):
         op.set_nodeattr(k, v)
 
 
+def _widths_ok(model, *nodes) -> bool:
+    from codenet.overlay.estimate import out_width
+
+    return all(out_width(model, n, o) <= VITIS_MAX_W for n in nodes for o in range(len(n.output)))
+
+
 def _first_fit(model, node, options, budget):
     """Apply the first folding of `options` (dicts, cheapest first) whose cycles meet the budget; else
-    the last (the most parallel) one. Returns the folding applied."""
+    the most parallel one whose streams Vitis can build. Returns the folding applied."""
+    fallback = None
     for attrs in options:
         _set(model, node, **attrs)
+        if not _widths_ok(model, node):
+            continue
+        fallback = attrs
         if layer_cost(model, node).cycles <= budget:
             return attrs
-    return attrs
+    _set(model, node, **fallback)
+    return fallback
 
 
 def _window_simd(channels: int, par: int) -> int | None:
@@ -70,15 +83,13 @@ def fold_compute(model, budget: int) -> None:
                 c = prod_op.get_nodeattr("IFMChannels")
                 options = [a for a in options if _window_simd(c, a["SIMD"]) is not None]
             _fold_with_window(model, node, window, options, budget, "SIMD")
-        elif node.op_type == "VVAU" and not (prod is not None and prod.op_type == "BoundedDeformableWindow"):
+        elif node.op_type == "VVAU":
             options = [{"PE": p, "SIMD": 1} for p in divisors(op.get_nodeattr("Channels"))]
             _fold_with_window(model, node, window, options, budget, "PE")
-        elif node.op_type == "BoundedDeformableWindow":
-            vvau = _consumers(model, node)[0]
-            for s in divisors(op.get_nodeattr("IFMChannels")):
-                _set(model, node, SIMD=s)
-                if max(layer_cost(model, node).cycles, layer_cost(model, vvau).cycles) <= budget:
-                    break
+        elif node.op_type == "BoundedDeformableDW":
+            c, w = op.get_nodeattr("Channels"), op.get_nodeattr("IFMDim")[1]
+            options = [{"PE": p} for p in divisors(c) if (w - 1) * (c // p) >= DW_MIN_ROW_WORDS]  # the kernel's rule
+            _first_fit(model, node, options, budget)
 
 
 def _fold_with_window(model, node, window, options, budget, par_attr):
@@ -90,11 +101,17 @@ def _fold_with_window(model, node, window, options, budget, par_attr):
         _first_fit(model, node, options, budget)
         return
     c = getCustomOp(window).get_nodeattr("IFMChannels")
+    fallback = None
     for attrs in options:
         _set(model, node, **attrs)
         _set(model, window, SIMD=_window_simd(c, attrs[par_attr]))
+        if not _widths_ok(model, node, window):
+            continue
+        fallback = attrs
         if max(layer_cost(model, node).cycles, layer_cost(model, window).cycles) <= budget:
             return
+    _set(model, node, **fallback)
+    _set(model, window, SIMD=_window_simd(c, fallback[par_attr]))
 
 
 def fold_streams(model, budget: int) -> None:
@@ -108,12 +125,8 @@ def fold_streams(model, budget: int) -> None:
                 _set(model, node, SIMD=getCustomOp(consumer).get_nodeattr("SIMD"))
         elif node.op_type == "DyadicRequant":
             prod, prod_op = producer_op(model, node)
-            if prod is not None and prod.op_type in ("MVAU", "VVAU"):
-                pe = prod_op.get_nodeattr("PE")
-                deform, deform_op = producer_op(model, prod) if prod.op_type == "VVAU" else (None, None)
-                if deform is not None and deform.op_type == "BoundedDeformableWindow":
-                    pe = deform_op.get_nodeattr("SIMD")
-                _set(model, node, PE=pe)
+            if prod is not None and prod.op_type in COMPUTE_OPS:
+                _set(model, node, PE=prod_op.get_nodeattr("PE"))
         elif node.op_type in ("UpsampleNearestNeighbour", "DuplicateStreams"):
             attr = "SIMD" if node.op_type == "UpsampleNearestNeighbour" else "PE"
             options = [{attr: d} for d in divisors(getCustomOp(node).get_nodeattr("NumChannels"))]
@@ -149,7 +162,8 @@ def place_memories(model, board) -> None:
         if estimate(model, board, finn=False)["total"]["bram18"] > bram_limit:
             _set(model, node, ram_style="distributed")
     for node in nodes:  # nothing left on "auto": the HLS binding is explicit
-        assert getCustomOp(node).get_nodeattr("ram_style") in ("block", "distributed")
+        if getCustomOp(node).get_nodeattr("ram_style") not in ("block", "distributed"):
+            raise CodenetError(f"{node.name}: no memory style placed")
 
 
 def search_folding(model, board, fps: float | None = None):
@@ -172,10 +186,6 @@ def folding_config(model) -> dict:
         op = getCustomOp(node)
         types = op.get_nodeattr_types()
         entry = {a: op.get_nodeattr(a) for a in ("PE", "SIMD", "ram_style") if a in types}
-        if node.op_type == "VVAU":
-            prod, _ = producer_op(model, node)
-            if prod is not None and prod.op_type == "BoundedDeformableWindow":
-                entry.pop("PE")  # stays C: it only tells FINN's Python execution the window order
         if entry:
             config[node.name] = entry
     return config

@@ -23,7 +23,7 @@ DIVIDES = {
     "ConvolutionInputGenerator": {"SIMD": "IFMChannels"},
     "FMPadding": {"SIMD": "NumChannels"},
     "DyadicRequant": {"PE": "NumChannels"},
-    "BoundedDeformableWindow": {"SIMD": "IFMChannels"},
+    "BoundedDeformableDW": {"PE": "Channels"},
     "UpsampleNearestNeighbour": {"SIMD": "NumChannels"},
     "DuplicateStreams": {"PE": "NumChannels"},
 }

@@ -105,6 +105,11 @@ class CodenetHLS(HLSBackend):
     def extra_pragmas(self) -> list:
         return []
 
+    def top_locals(self) -> list:
+        """Declarations (and their pragmas) of the kernel's memories that live in the top function, where
+        their storage pragmas apply (line buffers)."""
+        return []
+
     # ---- streams ---------------------------------------------------------------------------------
 
     def in_streams(self) -> list:
@@ -120,7 +125,12 @@ class CodenetHLS(HLSBackend):
                 + [(f"out{o}_V", self.get_outstream_width(o)) for o in self.out_streams()])
 
     def get_ap_int_max_w(self) -> int:
+        """AP_INT_MAX_W for the top: its widest stream or parameter word; one over Vitis HLS's limit is a
+        CodenetError naming the layer."""
         widths = [w for _, w in self.ports()] + [self.params_width()]
+        if max(widths) > csim.VITIS_MAX_W:
+            raise CodenetError(f"{self.onnx_node.name}: a {max(widths)}-bit word, wider than Vitis HLS's "
+                               f"{csim.VITIS_MAX_W} bits (fold it with a smaller PE/SIMD)")
         return max(csim.DEFAULT_AP_INT_MAX_W, *widths)
 
     # ---- FINN's code generation hooks ---------------------------------------------------------
@@ -144,7 +154,8 @@ class CodenetHLS(HLSBackend):
         self.code_gen_dict["$PRAGMAS$"] = pragmas + self.extra_pragmas()
 
     def docompute(self):
-        self.code_gen_dict["$DOCOMPUTE$"] = [f"    {self.kernel_call()};"]
+        self.code_gen_dict["$DOCOMPUTE$"] = [f"    {line}" for line in self.top_locals()] + [
+            f"    {self.kernel_call()};"]
 
     def generate_params(self, model, path):
         if self.has_params:

@@ -11,7 +11,8 @@ here (FINN's returns 0).
 from __future__ import annotations
 
 import numpy as np
-from codenet.hls.csim import ACC_BITS, signed_bits
+from codenet.hls.csim import ACC_BITS, DW_MIN_ROW_WORDS, REQUANT_SBITS, requant_widths, signed_bits
+from codenet.host.errors import CodenetError
 from codenet.overlay import hw_ops
 from codenet.overlay.hls_backend import HLS_DOMAIN, CodenetHLS, c_array, pack_words
 from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
@@ -23,7 +24,7 @@ from finn.custom_op.fpgadataflow.upsampler import UpsampleNearestNeighbour
 from finn.custom_op.fpgadataflow.vectorvectoractivation import VVAU
 from qonnx.custom_op.registry import add_op_to_domain
 
-SHIFT_BITS = 6  # requantization shifts 0..63
+SHIFT_BITS = REQUANT_SBITS  # requantization shifts 0..63
 BIND_STORAGE = {"block": "bram", "distributed": "lutram"}  # FINN's ram_style -> Vitis HLS impl
 
 
@@ -84,11 +85,20 @@ class ConvolutionInputGenerator_codenet(CodenetHLS, ConvolutionInputGenerator):
             problems.append("parallel_window / is1D / dynamic_mode: not in our kernel")
         return problems
 
+    def top_locals(self):
+        k, s, d = (self.get_nodeattr(a)[0] for a in ("ConvKernelDim", "Stride", "Dilation"))
+        w, simd = self.get_nodeattr("IFMDim")[1], self.get_nodeattr("SIMD")
+        rows = d * (k - 1) + 1 + s  # codenet::window_rows<K, STRIDE, DIL>()
+        words = w * (self.get_nodeattr("IFMChannels") // simd)
+        lines = [f"static ap_uint<{simd * self.get_input_datatype().bitwidth()}> buf[{rows}][{words}];  // line buffer"]
+        impl = BIND_STORAGE.get(self.get_nodeattr("ram_style"))
+        return lines + ([f"#pragma HLS BIND_STORAGE variable=buf type=ram_s2p impl={impl}"] if impl else [])
+
     def kernel_call(self):
         k, s, d = (self.get_nodeattr(a)[0] for a in ("ConvKernelDim", "Stride", "Dilation"))
         h, w = self.get_nodeattr("IFMDim")
         return _template("sliding_window", k, s, d, h, w, self.get_nodeattr("IFMChannels"), self.get_nodeattr("SIMD"),
-                         self.get_input_datatype().bitwidth()) + "(in0_V, out0_V, 1)"
+                         self.get_input_datatype().bitwidth()) + "(in0_V, out0_V, buf, 1)"
 
     def get_exp_cycles(self):
         # the kernel's loop reads and writes a word each a cycle; the first window's last tap waits for
@@ -128,13 +138,14 @@ class MVAU_codenet(CodenetHLS, MVAU):
         wbits = self.get_input_datatype(1).bitwidth()
         weight = model.get_initializer(self.onnx_node.input[1]).astype(np.int64)  # (MW, MH)
         if signed_bits(weight) > wbits:
-            raise ValueError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
+            raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
         # weights[pe][nf*SF + sf], lane s: the weight of input sf*SIMD+s to output nf*PE+pe
         lanes = weight.reshape(mw // simd, simd, mh // pe, pe).transpose(3, 2, 0, 1).reshape(pe, -1, simd)
         return c_array(f"ap_uint<{simd * wbits}>", "weights", pack_words(lanes, wbits), simd * wbits)
 
     def extra_pragmas(self):
-        return _weights_pragma(self)
+        # one weight memory per PE, all read each cycle: partitioned here, where the ROM is visible
+        return ["#pragma HLS ARRAY_PARTITION variable=weights complete dim=1"] + _weights_pragma(self)
 
 
 class VVAU_codenet(CodenetHLS, VVAU):
@@ -166,7 +177,7 @@ class VVAU_codenet(CodenetHLS, VVAU):
         wbits = self.get_input_datatype(1).bitwidth()
         weight = model.get_initializer(self.onnx_node.input[1]).astype(np.int64)  # (C, 1, K, K)
         if signed_bits(weight) > wbits:
-            raise ValueError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
+            raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
         # weights[t*CF + cf], lane pe: channel cf*PE+pe at tap t
         lanes = weight.reshape(c // pe, pe, k * k).transpose(2, 0, 1).reshape(-1, pe)
         return c_array(f"ap_uint<{pe * wbits}>", "weights", pack_words(lanes, wbits), pe * wbits)
@@ -200,13 +211,17 @@ class DyadicRequant_codenet(CodenetHLS, hw_ops.DyadicRequant):
         reps = int(np.prod(self.get_nodeattr("numInputVectors")))
         return f"codenet::dyadic_requant<{args}>(in0_V, out0_V, mult, bias, shift, {reps})"
 
+    def extra_pragmas(self):
+        # the PE lanes read their own parameter memories each cycle: partitioned where they are visible
+        return [f"#pragma HLS ARRAY_PARTITION variable={v} complete dim=1" for v in ("mult", "bias", "shift")]
+
     def params_header(self, model):
         c, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
         mult, bias, shift = (np.broadcast_to(model.get_initializer(i).astype(np.int64).reshape(-1), (c,))
                              for i in self.onnx_node.input[1:])
         if shift.min() < 0 or shift.max() >= 1 << SHIFT_BITS:
-            raise ValueError(f"{self.onnx_node.name}: shifts outside 0..{(1 << SHIFT_BITS) - 1}")
-        mbits, bbits = max(16, signed_bits(mult)), max(48, signed_bits(bias))  # as codenet.hls.csim plans them
+            raise CodenetError(f"{self.onnx_node.name}: shifts outside 0..{(1 << SHIFT_BITS) - 1}")
+        mbits, bbits = requant_widths(mult, bias)
         lanes = lambda v: v.reshape(c // pe, pe).T
         return (f"constexpr unsigned MULT_BITS = {mbits}, BIAS_BITS = {bbits};\n"
                 + c_array("ap_int<MULT_BITS>", "mult", lanes(mult), mbits)
@@ -214,16 +229,63 @@ class DyadicRequant_codenet(CodenetHLS, hw_ops.DyadicRequant):
                 + c_array(f"ap_uint<{SHIFT_BITS}>", "shift", lanes(shift), SHIFT_BITS))
 
 
-class BoundedDeformableWindow_codenet(CodenetHLS, hw_ops.BoundedDeformableWindow):
-    """codenet::deformable_window: features on in0_V, one dilation a pixel on in1_V."""
+class BoundedDeformableDW_codenet(CodenetHLS, hw_ops.BoundedDeformableDW):
+    """codenet::deformable_dw: features on in0_V, one dilation a pixel on in1_V, accumulators on out0_V;
+    the depthwise weights a ROM in params.h, the line buffers locals of the top (their ram_style)."""
 
-    header = "deformable_window.hpp"
+    header = "deformable_dw.hpp"
+    has_params = True
+
+    def unsupported(self):
+        problems = []
+        if self.get_input_datatype(0).signed():
+            problems.append("signed activations: the kernel takes unsigned ones")
+        wdt = self.get_input_datatype(2)
+        if not wdt.signed() or wdt.bitwidth() > 8:
+            problems.append(f"weights {wdt.name}: the kernel takes signed ones of 2..8 bits")
+        odt = self.get_output_datatype()
+        if odt.bitwidth() != ACC_BITS or not odt.signed():
+            problems.append(f"output {odt.name}: the kernel writes INT{ACC_BITS} accumulators")
+        w, cf = self.get_nodeattr("IFMDim")[1], self.get_nodeattr("Channels") // self.get_nodeattr("PE")
+        if (w - 1) * cf < DW_MIN_ROW_WORDS:
+            problems.append(f"rows of {w} pixels x {cf} words: (W-1)*C/PE must be >= {DW_MIN_ROW_WORDS}")
+        if self.get_nodeattr("Bound") >= 1 << self.get_input_datatype(1).bitwidth():
+            problems.append(f"dilation {self.get_input_datatype(1).name} cannot hold Bound={self.get_nodeattr('Bound')}")
+        return problems
+
+    def _geometry(self):
+        h, w = self.get_nodeattr("IFMDim")
+        return self.get_nodeattr("Bound"), h, w, self.get_nodeattr("Channels"), self.get_nodeattr("PE")
+
+    def top_locals(self):
+        bound, h, w, c, pe = self._geometry()
+        rows = 2 * bound + 2  # codenet::deformable_rows<BOUND>()
+        abits, dbits = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
+        lines = [f"static ap_uint<{pe * abits}> buf[{rows}][{w * (c // pe)}];  // features, 2*BOUND+2 rows",
+                 f"static ap_uint<{dbits}> dbuf[{rows}][{w}];  // their dilations"]
+        impl = BIND_STORAGE.get(self.get_nodeattr("ram_style"))
+        if impl:
+            lines += [f"#pragma HLS BIND_STORAGE variable={v} type=ram_s2p impl={impl}" for v in ("buf", "dbuf")]
+        return lines
 
     def kernel_call(self):
-        h, w = self.get_nodeattr("IFMDim")
-        return _template("deformable_window", self.get_nodeattr("Bound"), h, w, self.get_nodeattr("IFMChannels"),
-                         self.get_nodeattr("SIMD"), self.get_input_datatype(0).bitwidth(),
-                         self.get_input_datatype(1).bitwidth()) + "(in0_V, in1_V, out0_V, 1)"
+        bound, h, w, c, pe = self._geometry()
+        return _template("deformable_dw", bound, h, w, c, pe, self.get_input_datatype(2).bitwidth(),
+                         self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()) + \
+            "(in0_V, in1_V, out0_V, weights, buf, dbuf, 1)"
+
+    def params_width(self):
+        return self.get_nodeattr("PE") * self.get_input_datatype(2).bitwidth()
+
+    def params_header(self, model):
+        c, pe = self.get_nodeattr("Channels"), self.get_nodeattr("PE")
+        wbits = self.get_input_datatype(2).bitwidth()
+        weight = model.get_initializer(self.onnx_node.input[2]).astype(np.int64)  # (C, 1, 3, 3)
+        if signed_bits(weight) > wbits:
+            raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(2).name}")
+        # weights[cf*9 + t], lane pe: channel cf*PE+pe at tap t
+        lanes = weight.reshape(c // pe, pe, 9).transpose(0, 2, 1).reshape(-1, pe)
+        return c_array(f"ap_uint<{pe * wbits}>", "weights", pack_words(lanes, wbits), pe * wbits)
 
 
 class UpsampleNearestNeighbour_codenet(CodenetHLS, UpsampleNearestNeighbour):
@@ -276,7 +338,7 @@ class StreamingDataWidthConverter_codenet(CodenetHLS, StreamingDataWidthConverte
 #: FINN HW layer op_type -> our HLS op
 SPECIALIZED = {cls.__name__.removesuffix("_codenet"): cls for cls in (
     FMPadding_codenet, ConvolutionInputGenerator_codenet, MVAU_codenet, VVAU_codenet, DyadicRequant_codenet,
-    BoundedDeformableWindow_codenet, UpsampleNearestNeighbour_codenet, DuplicateStreams_codenet,
+    BoundedDeformableDW_codenet, UpsampleNearestNeighbour_codenet, DuplicateStreams_codenet,
     StreamingDataWidthConverter_codenet)}
 
 for _cls in SPECIALIZED.values():

@@ -1,9 +1,9 @@
-"""Our FINN HW layers (HWCustomOp): the requantization and the bounded deformable window generator.
+"""Our FINN HW layers (HWCustomOp): the requantization and the bounded deformable depthwise conv.
 
 Streams are NHWC with channels folded by PE/SIMD, as FINN's own layers. Python execution uses
 host.intops, the simulator's integers. The estimators (get_exp_cycles, lut/bram/dsp_estimation) are
 overlay/costs.py's models of our HLS kernels (hls/include/codenet/requant.hpp,
-deformable_window.hpp). The domain is this module's path, so FINN's worker processes find the ops by
+deformable_dw.hpp). The domain is this module's path, so FINN's worker processes find the ops by
 importing it (no registration step).
 """
 
@@ -89,56 +89,61 @@ class DyadicRequant(CostModel, HWCustomOp):
         return []
 
 
-class BoundedDeformableWindow(CostModel, HWCustomOp):
-    """Two streams in, features x (H, W, C) and dilation d (H, W, 1) in {1..Bound}; out the 3x3 window of
-    each pixel at its own dilation, taps x[p + d(p)*k] (0 outside), laid out (tap, channel) like FINN's
-    sliding-window generator, so FINN's VVAU does the depthwise MACs. Hardware: a line buffer of
-    2*Bound+1 rows."""
+class BoundedDeformableDW(CostModel, HWCustomOp):
+    """The bounded deformable depthwise 3x3 as one layer: streams in, features x (H, W, C) and dilation d
+    (H, W, 1) in {1..Bound}; the depthwise weight (C, 1, 3, 3) an initializer; out the int32
+    accumulators (H, W, C) of each pixel's taps x[p + d(p)*k] (0 outside) times the weights
+    (intops.deformable_dw). PE channels a word on both streams. Hardware: codenet::deformable_dw, the
+    window's line buffer of 2*Bound+2 rows holding the dilations beside the features."""
 
     def get_nodeattr_types(self):
         return {**super().get_nodeattr_types(),
-                "IFMChannels": ("i", True, 0), "IFMDim": ("ints", True, [1, 1]), "Bound": ("i", True, 4),
-                "SIMD": ("i", False, 1), "inputDataType": ("s", True, ""), "dilationDataType": ("s", True, ""),
+                "Channels": ("i", True, 0), "IFMDim": ("ints", True, [1, 1]), "Bound": ("i", True, 4),
+                "PE": ("i", False, 1), "inputDataType": ("s", True, ""), "dilationDataType": ("s", True, ""),
+                "weightDataType": ("s", True, ""), "outputDataType": ("s", True, "INT32"),
                 # the line buffer's memory, as FINN's sliding-window generator
                 "ram_style": ("s", False, "auto", {"auto", "block", "distributed"})}
 
     def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("dilationDataType" if ind == 1 else "inputDataType")]
+        return DataType[self.get_nodeattr(("inputDataType", "dilationDataType", "weightDataType")[ind])]
 
     def get_output_datatype(self, ind=0):
-        return self.get_input_datatype(0)
+        return DataType[self.get_nodeattr("outputDataType")]
 
     def get_normal_input_shape(self, ind=0):
         h, w = self.get_nodeattr("IFMDim")
-        return [1, h, w, 1 if ind == 1 else self.get_nodeattr("IFMChannels")]
+        c = self.get_nodeattr("Channels")
+        return [c, 1, 3, 3] if ind == 2 else [1, h, w, 1 if ind == 1 else c]
 
     def get_normal_output_shape(self, ind=0):
-        h, w = self.get_nodeattr("IFMDim")
-        return [1, h, w, 9 * self.get_nodeattr("IFMChannels")]
+        return self.get_normal_input_shape(0)
 
     def get_folded_input_shape(self, ind=0):
         shape = self.get_normal_input_shape(ind)
-        simd = 1 if ind == 1 else self.get_nodeattr("SIMD")
-        return shape[:-1] + [shape[-1] // simd, simd]
+        if ind == 2:
+            return shape
+        pe = 1 if ind == 1 else self.get_nodeattr("PE")
+        return shape[:-1] + [shape[-1] // pe, pe]
 
     def get_folded_output_shape(self, ind=0):
-        shape = self.get_normal_output_shape()
-        simd = self.get_nodeattr("SIMD")
-        return shape[:-1] + [shape[-1] // simd, simd]
+        return self.get_folded_input_shape(0)
 
     def get_instream_width(self, ind=0):
-        simd = 1 if ind == 1 else self.get_nodeattr("SIMD")
-        return simd * self.get_input_datatype(ind).bitwidth()
+        if ind == 2:
+            return 0  # the weights are not a stream
+        pe = 1 if ind == 1 else self.get_nodeattr("PE")
+        return pe * self.get_input_datatype(ind).bitwidth()
 
     def get_outstream_width(self, ind=0):
-        return self.get_nodeattr("SIMD") * self.get_output_datatype().bitwidth()
+        return self.get_nodeattr("PE") * self.get_output_datatype().bitwidth()
 
     def cost(self) -> costs.Cost:
-        """codenet::deformable_window: a (2*Bound+1)-row line buffer; reads and writes take turns by rows."""
+        """codenet::deformable_dw: 9 cycles a pixel and channel group, the (2*Bound+2)-row line buffer."""
         h, w = self.get_nodeattr("IFMDim")
-        return costs.deformable_window(h, w, self.get_nodeattr("IFMChannels"), self.get_nodeattr("Bound"),
-                                       self.get_nodeattr("SIMD"), self.get_input_datatype().bitwidth(),
-                                       self.get_nodeattr("ram_style"))
+        return costs.deformable_dw(h, w, self.get_nodeattr("Channels"), self.get_nodeattr("Bound"),
+                                   self.get_nodeattr("PE"), self.get_input_datatype(2).bitwidth(),
+                                   self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth(),
+                                   self.get_nodeattr("ram_style"))
 
     def make_shape_compatible_op(self, model):
         return self.make_const_shape_op(self.get_normal_output_shape())
@@ -147,12 +152,13 @@ class BoundedDeformableWindow(CostModel, HWCustomOp):
         model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
 
     def execute_node(self, context, graph):
-        x, d = (context[i] for i in self.onnx_node.input)
-        window = intops.deformable_window(x, d[..., 0].astype(np.int64), self.get_nodeattr("Bound"))
-        context[self.onnx_node.output[0]] = window.astype(np.float32)
+        x, d, weight = (context[i] for i in self.onnx_node.input)
+        acc = intops.deformable_dw(x, d[..., 0].astype(np.int64), np.asarray(weight).astype(np.int64),
+                                   self.get_nodeattr("Bound"))
+        context[self.onnx_node.output[0]] = acc.astype(np.float32)
 
     def verify_node(self):
         return []
 
 
-custom_op = {"DyadicRequant": DyadicRequant, "BoundedDeformableWindow": BoundedDeformableWindow}
+custom_op = {"DyadicRequant": DyadicRequant, "BoundedDeformableDW": BoundedDeformableDW}

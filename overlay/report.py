@@ -23,8 +23,9 @@ def _pct(v: float) -> str:
     return f"{v:.1f} %"
 
 
-def markdown(result: dict, sweep: list[dict], host: dict) -> str:
-    """The report: where the design lands, what limits it, the trade-off, the host split, the anchors."""
+def markdown(result: dict, sweep: list[dict], host: dict | None) -> str:
+    """The report: where the design lands, what limits it, the trade-off, the host split, the anchors.
+    Without `host` (a tracked copy: nothing that depends on the machine) the host timings are left out."""
     t, u, lim = result["total"], result["utilisation"], result["limits"]
     fits = "fits" if not result["violations"] else "does NOT fit (" + "; ".join(result["violations"]) + ")"
     lines = [
@@ -47,6 +48,8 @@ def markdown(result: dict, sweep: list[dict], host: dict) -> str:
         (f"The design **{fits}**. Shell (DMA, interconnect) included as an assumed "
          f"{result['shell']['lut']:,} LUT / {result['shell']['bram18']} BRAM18."),
         "",
+        deformable_share(result),
+        "",
         "## What uses it",
         "",
         "| kind | layers | LUT | BRAM18 | DSP | slowest (cycles) |",
@@ -61,9 +64,16 @@ def markdown(result: dict, sweep: list[dict], host: dict) -> str:
     for s in sweep:
         lines.append(f"| {s['target_fps']:g} | {s['fps']:.1f} | {s['lut']:,} ({_pct(s['lut_pct'])}) | "
                      f"{s['bram36']:g} ({_pct(s['bram36_pct'])}) | {s['dsp']} | {'yes' if s['fits'] else 'no'} |")
+    lines += ["", "![per-layer costs and the trade-off](estimate.png)", ""]
+    size = result.get("input_size")
+    if host is None:
+        lines += ["## Hardware / software split", "",
+                  "The PL runs the whole integer graph (uint8 NHWC in, int32 accumulators out); the host's "
+                  "letterbox and decode timings depend on the machine: build/estimate/estimate.md has them.", ""]
+        lines += _anchors(result, size)
+        return "\n".join(lines)
     ms, board = host["ms_here"], host["ms_board"]
-    lines += ["", "![per-layer costs and the trade-off](estimate.png)", "",
-              "## Hardware / software split", "",
+    lines += ["## Hardware / software split", "",
               ("The PL runs the whole integer graph (uint8 NHWC in, int32 accumulators out). The ARM runs, per "
                f"frame (a {host['camera'][1]}x{host['camera'][0]} camera frame to {host['input']}x{host['input']}):"),
               "",
@@ -75,16 +85,35 @@ def markdown(result: dict, sweep: list[dict], host: dict) -> str:
               (f"Scaling assumption: one Cortex-A9 core at 650 MHz is taken as {host['arm_slowdown']:g}x slower than "
                "the x86 core timed here (about 5x from the clock, about 3x from issue width and SIMD); not measured "
                f"on a board. On that assumption the host alone allows about {host['board_fps_limit']:.0f} frames/s "
-               "on one core; run in a second thread beside the accelerator, it overlaps with the PL's frame."), "",
-              "## Side by side", "",
-              "| design | board | frames/s | note |", "|---|---|---|---|",
-              (f"| **this design (estimate)** | PYNQ-Z2 (xc7z020) | **{result['fps']:.1f}** | W4A8, "
-               f"{host['input']}x{host['input']}, {result['clock_mhz']:g} MHz, whole network in the PL |")]
+               "on one core; run in a second thread beside the accelerator, it overlaps with the PL's frame."), ""]
+    lines += _anchors(result, host["input"])
+    return "\n".join(lines)
+
+
+def _anchors(result: dict, size) -> list:
+    lines = ["## Side by side", "",
+             "| design | board | frames/s | note |", "|---|---|---|---|",
+             (f"| **this design (estimate)** | PYNQ-Z2 (xc7z020) | **{result['fps']:.1f}** | W4A8, "
+              f"{f'{size}x{size}, ' if size else ''}{result['clock_mhz']:g} MHz, whole network in the PL |")]
     lines += [f"| {a} | {b} | {f} | {n} |" for a, b, f, n in ANCHORS]
     lines += ["", ("The Ultra96's ZU3EG has 70.6 k LUT and 216 BRAM36 (the 7020: 53.2 k, 140). CoDeNet's figures "
                    "are measured on the board; this design's are estimates. DAC-SDC figures marked ~ are recalled, "
                    "not checked."), ""]
-    return "\n".join(lines)
+    return lines
+
+
+def deformable_share(result: dict) -> str:
+    """One sentence: what the bounded deformable layers take of the totals."""
+    dw = [r for r in result["layers"] if r["op"] == "BoundedDeformableDW"]
+    t = result["total"]
+    if not dw:
+        return "No bounded deformable layer in this graph."
+    lut, bram = sum(r["lut"] for r in dw), sum(r["bram18"] for r in dw)
+    slowest = max(r["cycles"] for r in dw)
+    return (f"The {len(dw)} bounded deformable depthwise layers (BoundedDeformableDW: window and MACs in one "
+            f"kernel) take {lut:,} LUT ({100 * lut / max(t['lut'], 1):.1f} % of the design) and {bram} BRAM18 "
+            f"({100 * bram / max(t['bram18'], 1):.1f} %); the slowest needs {slowest:,} cycles a frame "
+            f"({100 * slowest / t['cycles']:.0f} % of the bottleneck's).")
 
 
 def by_kind(result: dict) -> dict:

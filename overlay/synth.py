@@ -4,7 +4,8 @@ Steps: HW graph -> folding for the target -> estimate (stop if it does not fit) 
 layer (overlay/specialize.py, hls_codegen.py: step_hw_codegen's work) -> [Vivado/Vitis from here] FINN's IP generation, FIFO sizing, stitched
 IP, Zynq shell, synthesis and bitstream -> .bit/.hwh into the bundle, hashes in its manifest.
 Without Vivado/Vitis it stops after the HLS code with one error naming what is missing and how to
-point to it. Everything is built in a hidden folder next to the output and moved there at the end,
+point to it. The bundle is written from the very folded graph that goes to Vivado, at the board
+config's clock. Everything is built in a hidden folder next to the output and moved there at the end,
 so a failed build leaves nothing behind.
 """
 
@@ -17,30 +18,24 @@ from pathlib import Path
 
 from codenet.host.errors import CodenetError
 
-#: (program, the environment variable of its install folder, what it does here)
-TOOLS = (("vivado", "XILINX_VIVADO", "stitched IP, synthesis, bitstream"),
-         ("vitis_hls", "XILINX_VITIS", "HLS IP generation"))
+#: (program, what it does here): each found as the step that runs it finds it, on PATH (FINN's IP
+#: generation calls vitis_hls, its stitching and synthesis vivado)
+TOOLS = (("vivado", "stitched IP, synthesis, bitstream"), ("vitis_hls", "HLS IP generation"))
 FINN_STEPS = ["step_create_dataflow_partition", "step_hw_ipgen", "step_set_fifo_depths",
               "step_create_stitched_ip", "step_synthesize_bitfile"]
-BIT, HWH = "codenet.bit", "codenet.hwh"  # the bundle's names (host/bundle.py)
+BIT, HWH = "codenet.bit", "codenet.hwh"  # the bundle's names (overlay/bundle.py)
 
 
-def find_tool(program: str, env_var: str, environ=None) -> str | None:
-    """The program on PATH, or in $ENV_VAR/bin (an install folder that really holds it)."""
+def find_tool(program: str, environ=None) -> str | None:
+    """The program on PATH, as the FINN step that runs it looks it up."""
     environ = os.environ if environ is None else environ
-    found = shutil.which(program, path=environ.get("PATH", ""))
-    if found:
-        return found
-    home = environ.get(env_var)
-    candidate = Path(home) / "bin" / program if home else None
-    return str(candidate) if candidate is not None and os.access(candidate, os.X_OK) else None
+    return shutil.which(program, path=environ.get("PATH", ""))
 
 
 def missing_tools(environ=None) -> list[str]:
-    """One phrase per Xilinx tool that is not found, saying how to point to it."""
-    return [f"{prog} ({what}): put it on PATH or set {var} to its install folder (e.g. /tools/Xilinx/"
-            f"{'Vivado' if prog == 'vivado' else 'Vitis'}/2024.2)"
-            for prog, var, what in TOOLS if find_tool(prog, var, environ) is None]
+    """One phrase per Xilinx tool that is not on PATH, saying how to put it there."""
+    return [f"{prog} ({what}): not on PATH (source <Xilinx install>/{'Vivado' if prog == 'vivado' else 'Vitis'}"
+            f"/2024.2/settings64.sh)" for prog, what in TOOLS if find_tool(prog, environ) is None]
 
 
 def hls_codegen(model, out_dir, board):
@@ -57,7 +52,9 @@ def hls_codegen(model, out_dir, board):
 
 
 def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
-    """FINN's build from the specialized graph to finn-accel.bit/.hwh (needs Vivado and Vitis HLS)."""
+    """FINN's build from the specialized graph to finn-accel.bit/.hwh (needs Vivado and Vitis HLS). The
+    FIFOs: FINN's InsertFIFO at the nodes' inFIFODepths (overlay/fifos.py), no sizing simulation (FINN's
+    force_minimal_fifos step does exactly that insertion)."""
     import finn.builder.build_dataflow as build
     import finn.builder.build_dataflow_config as bc
 
@@ -65,7 +62,7 @@ def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
         output_dir=str(out_dir), board=board.board, fpga_part=board.part,
         shell_flow_type=bc.ShellFlowType[board.shell], synth_clk_period_ns=1e3 / board.clock_mhz,
         target_fps=int(board.target_fps), auto_fifo_depths=True,
-        auto_fifo_strategy=bc.AutoFIFOSizingMethod(board.fifo_sizing), steps=FINN_STEPS,
+        auto_fifo_strategy=bc.AutoFIFOSizingMethod.FORCE_MINIMAL_FIFOS, steps=FINN_STEPS,
         generate_outputs=[bc.DataflowOutputType.STITCHED_IP, bc.DataflowOutputType.BITFILE])
     if build.build_dataflow_cfg(str(model_path), cfg) != 0:
         raise CodenetError(f"the FINN build failed: see {out_dir}/build_dataflow.log")
@@ -93,6 +90,8 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
                   log=print) -> Path:
     """The whole flow into `out` (folding.json, estimate.json, hls/, finn/, bundle/); returns `out`."""
     from codenet.host.io import write_json_atomic
+    from codenet.overlay.bundle import refold_bundle
+    from codenet.overlay.fifos import apply_fifo_depths
     from codenet.overlay.estimate import estimate, summary
     from codenet.overlay.flow import prepare_finn
     from codenet.overlay.fold_search import check_target, folding_config, search_folding
@@ -113,9 +112,15 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
         model = apply_folding(model, folding) if folding else search_folding(model, board)
         result = estimate(model, board)
         write_json_atomic(folding_config(model), work / "folding.json")
+        if hw["bundle"] is None:
+            raise CodenetError("an --graph build needs its --bundle (the model card the bitstream's bundle keeps)")
+        # the bundle of this very folding and clock: the manifest the host packs with is the bitstream's
+        refold_bundle(model, hw["bundle"], work / "bundle", board.clock_mhz, board.board, board.part)
         write_json_atomic(result, work / "estimate.json")
         log(f"estimate: {summary(result)}")
         check_target(result)
+        model, depths = apply_fifo_depths(model)
+        write_json_atomic({f"{n}:{j}": d for (n, j), d in depths.items()}, work / "fifo_depths.json")
         model, note = hls_codegen(model, work / "hls", board)
         log(f"hls: {note}")
         missing = missing_tools()
@@ -123,11 +128,8 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
             raise CodenetError("make overlay needs the Xilinx tools for IP generation, synthesis and the "
                                "bitstream; missing: " + "; ".join(missing) + " (estimate, folding and HLS code "
                                "ran: see make estimate)")
-        if hw["bundle"] is None:
-            raise CodenetError("an --graph build needs its --bundle to put the bitstream in")
         model.save(str(work / "specialized.onnx"))
         bit, hwh = finn_build(work / "specialized.onnx", board, work / "finn")
-        shutil.copytree(hw["bundle"], work / "bundle")
         add_bitstream(work / "bundle", bit, hwh)
         if out.exists():
             shutil.rmtree(out)

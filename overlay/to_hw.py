@@ -33,8 +33,9 @@ class InferDyadicRequantLayer(Transformation):
         return model, False
 
 
-class InferDeformableWindow(Transformation):
-    """BoundedDeformableConv (NHWC) -> BoundedDeformableWindow (two streams) -> FINN VVAU."""
+class InferBoundedDeformableDW(Transformation):
+    """BoundedDeformableConv (NHWC) -> the HW BoundedDeformableDW layer (window and depthwise MACs in one),
+    folded by PE like any depthwise layer."""
 
     def apply(self, model):
         for node in model.graph.node:
@@ -42,24 +43,15 @@ class InferDeformableWindow(Transformation):
                 continue
             x, d, weight = node.input
             n, h, w, c = model.get_tensor_shape(x)
-            bound = getCustomOp(node).get_nodeattr("bound")
-            windows = model.make_new_valueinfo_name()
-            model.set_tensor_shape(windows, [n, h, w, 9 * c])
-            idt = model.get_tensor_datatype(x)
-            model.set_tensor_datatype(windows, idt)
-            gen = helper.make_node("BoundedDeformableWindow", [x, d], [windows], name=f"{node.name}_window",
-                                   domain=hw_ops.DOMAIN, backend="fpgadataflow", IFMChannels=int(c),
-                                   IFMDim=[int(h), int(w)], Bound=int(bound), SIMD=1, inputDataType=idt.name,
-                                   dilationDataType=model.get_tensor_datatype(d).name)
-            # PE = C: the (tap, channel) window order FINN's VVAU reads from any non-SWG producer
-            vvau = helper.make_node("VVAU", [windows, weight], [node.output[0]], name=f"{node.name}_vvau",
-                                    domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", Channels=int(c),
-                                    Kernel=[3, 3], Dim=[int(h), int(w)], PE=int(c), noActivation=1, ActVal=0,
-                                    inputDataType=idt.name, weightDataType=model.get_tensor_datatype(weight).name,
-                                    outputDataType=model.get_tensor_datatype(node.output[0]).name)
+            new = helper.make_node("BoundedDeformableDW", [x, d, weight], [node.output[0]], name=node.name,
+                                   domain=hw_ops.DOMAIN, backend="fpgadataflow", Channels=int(c),
+                                   IFMDim=[int(h), int(w)], Bound=int(getCustomOp(node).get_nodeattr("bound")), PE=1,
+                                   inputDataType=model.get_tensor_datatype(x).name,
+                                   dilationDataType=model.get_tensor_datatype(d).name,
+                                   weightDataType=model.get_tensor_datatype(weight).name,
+                                   outputDataType=model.get_tensor_datatype(node.output[0]).name)
             index = list(model.graph.node).index(node)
             model.graph.node.remove(node)
-            model.graph.node.insert(index, vvau)
-            model.graph.node.insert(index, gen)
+            model.graph.node.insert(index, new)
             return model, True
         return model, False

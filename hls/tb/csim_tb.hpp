@@ -113,24 +113,11 @@ template <unsigned K, unsigned S, unsigned D, unsigned H, unsigned W, unsigned C
 void run_window(Job &j) {
     constexpr unsigned SPAN = D * (K - 1) + 1, HO = (H - SPAN) / S + 1, WO = (W - SPAN) / S + 1;
     hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
+    static ap_uint<SIMD * BITS> buf[codenet::window_rows<K, S, D>()][W * (C / SIMD)];
     push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
-    codenet::sliding_window<K, S, D, H, W, C, SIMD, BITS>(in, out, j.reps);
+    codenet::sliding_window<K, S, D, H, W, C, SIMD, BITS>(in, out, buf, j.reps);
     drained(in);
     j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * HO * WO * K * K * C / SIMD));
-}
-
-template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned SIMD, unsigned BITS, unsigned DBITS,
-          bool SIGNED>
-void run_deformable_window(Job &j) {
-    hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
-    hls::stream<ap_uint<DBITS>> dil("dilation");
-    push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
-    for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
-    push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
-    codenet::deformable_window<BOUND, H, W, C, SIMD, BITS, DBITS>(in, dil, out, j.reps);
-    drained(in);
-    drained(dil);
-    j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * H * W * 9 * C / SIMD));
 }
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
@@ -181,18 +168,37 @@ void run_vvau(Job &j) {
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * (C / PE)));
 }
 
-// the deformable_window + VVAU dataflow region; reps: images
+/// params: weight (C, 1, 3, 3), row-major -> deformable_dw's words, weights[cf*9 + t] lane pe
+template <unsigned C, unsigned PE, unsigned WBITS>
+ap_uint<PE * WBITS> const *deformable_dw_weights(std::vector<int64_t> const &params) {
+    constexpr unsigned CF = C / PE;
+    static ap_uint<PE * WBITS> weights[CF * 9];
+    expect(params.size() == size_t(C) * 9, "weight size does not match C x 3 x 3");
+    for (unsigned cf = 0; cf < CF; cf++)
+        for (unsigned t = 0; t < 9; t++)
+            for (unsigned pe = 0; pe < PE; pe++) {
+                int64_t w = params[size_t(cf * PE + pe) * 9 + t];
+                expect(fits(w, WBITS, true), "weight does not fit WBITS");
+                weights[cf * 9 + t]((pe + 1) * WBITS - 1, pe * WBITS) = ap_uint<WBITS>(w);
+            }
+    return weights;
+}
+
+// the fused deformable depthwise 3x3 (window and MACs); reps: images
 template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS,
           unsigned DBITS>
 void run_deformable_dw(Job &j) {
+    constexpr unsigned ROWS = codenet::deformable_rows<BOUND>();
     hls::stream<ap_uint<PE * ABITS>> in("in");
     hls::stream<ap_uint<DBITS>> dil("dilation");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
-    ap_uint<PE * WBITS> const *weights = vvau_weights<3, C, PE, WBITS>(j.params);
+    static ap_uint<PE * ABITS> buf[ROWS][W * (C / PE)];
+    static ap_uint<DBITS> dbuf[ROWS][W];
+    ap_uint<PE * WBITS> const *weights = deformable_dw_weights<C, PE, WBITS>(j.params);
     push<PE, ABITS>(in, j.in[0], j.reps * H * W * C, false);
     for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
     push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
-    codenet::deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, weights, j.reps);
+    codenet::deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, weights, buf, dbuf, j.reps);
     drained(in);
     drained(dil);
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * H * W * (C / PE)));

@@ -6,7 +6,7 @@
 #define CODENET_CODENET_HPP
 
 #include "common.hpp"
-#include "deformable_window.hpp"
+#include "deformable_dw.hpp"
 #include "duplicate.hpp"
 #include "mvau.hpp"
 #include "padding.hpp"

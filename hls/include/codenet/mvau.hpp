@@ -11,7 +11,8 @@ namespace codenet {
 /// a vector takes NF*SF cycles (NF = MH/PE output words, SF = MW/SIMD input words), the input words
 /// are read during the first output fold and replayed from a buffer for the others.
 /// Weights as FINN packs them: weights[pe][nf*SF + sf] holds SIMD values, element s in bits
-/// s*WBITS.., the weight of input sf*SIMD+s to output nf*PE+pe.
+/// s*WBITS.., the weight of input sf*SIMD+s to output nf*PE+pe; all PE read each cycle, so the
+/// caller partitions dim 1 where the array is declared (the generated top does).
 /// \tparam MW     input vector length (k*k*C for a convolution's windows)
 /// \tparam MH     outputs (output channels)
 /// \tparam SIMD   inputs per cycle (divides MW): the input stream width
@@ -24,7 +25,6 @@ void mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * ACC_B
           ap_uint<SIMD * WBITS> const weights[PE][(MW / SIMD) * (MH / PE)], unsigned reps) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
-#pragma HLS ARRAY_PARTITION variable=weights complete dim=1  // one memory per PE, all read each cycle
     constexpr unsigned SF = MW / SIMD, NF = MH / PE;
     ap_uint<SIMD * ABITS> inbuf[SF];  // the current vector, replayed for output folds 1..NF-1
     ap_int<ACC_BITS> acc[PE];

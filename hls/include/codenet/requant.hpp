@@ -10,7 +10,8 @@ namespace codenet {
 /// exactly: acc*mult needs IBITS+MBITS bits and the sum one more than the wider term, so nothing
 /// wraps (a shift past that width leaves 0 or -1, as int64 does). The output keeps the OBITS low bits of y: unsigned codes for LO >= 0 (8-bit activations,
 /// or a few bits for the dilations 1..BOUND), two's complement otherwise.
-/// Parameters per channel c = cf*PE + pe at [pe][cf]: the PE lanes read their own memories.
+/// Parameters per channel c = cf*PE + pe at [pe][cf]: the PE lanes read their own memories (the caller
+/// partitions dim 1 where the arrays are declared: the generated top does).
 /// \tparam C      channels
 /// \tparam PE     channels per cycle (divides C): the stream widths
 /// \tparam IBITS  accumulator bits (32), signed
@@ -28,9 +29,6 @@ void dyadic_requant(hls::stream<ap_uint<PE * IBITS>> &in, hls::stream<ap_uint<PE
                     ap_uint<SBITS> const shift[PE][C / PE], unsigned reps) {
     static_assert(C % PE == 0, "PE must divide C");
     static_assert(LO <= HI, "empty clip range");
-#pragma HLS ARRAY_PARTITION variable=mult complete dim=1
-#pragma HLS ARRAY_PARTITION variable=bias complete dim=1
-#pragma HLS ARRAY_PARTITION variable=shift complete dim=1
     constexpr unsigned CF = C / PE;
     constexpr unsigned PBITS = (IBITS + MBITS > BBITS ? IBITS + MBITS : BBITS) + 1;  // acc*mult + bias, exact
     unsigned cf = 0;

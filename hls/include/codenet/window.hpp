@@ -6,6 +6,10 @@
 
 namespace codenet {
 
+/// Rows sliding_window's line buffer holds: the SPAN rows of one window row, plus STRIDE rows filling in.
+template <unsigned K, unsigned STRIDE, unsigned DIL>
+constexpr unsigned window_rows() { return DIL * (K - 1) + 1 + STRIDE; }
+
 /// Each output pixel's K x K window at STRIDE and DILATION, no padding (FMPadding comes before),
 /// emitted as K*K*C/SIMD words in (tap, channel) order, channel fastest, tap = ky*K + kx.
 /// One loop reads the input and writes windows at up to one word each per cycle: a word is written
@@ -19,18 +23,19 @@ namespace codenet {
 /// \tparam C       channels
 /// \tparam SIMD    channels per word (divides C): the stream width
 /// \tparam BITS    bits per element
+/// \param buf      the line buffer, window_rows() rows of W*C/SIMD words: the caller's (the HLS top,
+///                 where its BIND_STORAGE is set)
 /// \param reps     images in the stream
 template <unsigned K, unsigned STRIDE, unsigned DIL, unsigned H, unsigned W, unsigned C, unsigned SIMD,
           unsigned BITS>
 void sliding_window(hls::stream<ap_uint<SIMD * BITS>> &in, hls::stream<ap_uint<SIMD * BITS>> &out,
-                    unsigned reps) {
+                    ap_uint<SIMD * BITS> buf[window_rows<K, STRIDE, DIL>()][W * (C / SIMD)], unsigned reps) {
     static_assert(C % SIMD == 0, "SIMD must divide C");
     constexpr unsigned SPAN = DIL * (K - 1) + 1;  // rows (and columns) one window covers
     static_assert(SPAN <= H && SPAN <= W, "window larger than the image");
     constexpr unsigned CF = C / SIMD, ROW = W * CF;  // words per pixel, per input row
     constexpr unsigned HO = (H - SPAN) / STRIDE + 1, WO = (W - SPAN) / STRIDE + 1;
-    constexpr unsigned ROWS = SPAN + STRIDE;  // one window row, plus the next STRIDE rows filling in
-    ap_uint<SIMD * BITS> buf[ROWS][ROW];
+    constexpr unsigned ROWS = window_rows<K, STRIDE, DIL>();
 
     for (unsigned r = 0; r < reps; r++) {
         unsigned irow = 0, ipos = 0, islot = 0;                 // next input word: row, word in row, slot

@@ -1,0 +1,56 @@
+"""The depth of every FIFO between two HW layers, computed here rather than by FINN's sizing heuristics.
+
+Every stream gets FINN's minimal depth 2 (an HLS stream's own buffering), except the one join of the
+graph: a DuplicateStreams feeds a BoundedDeformableDW's features directly and its dilation through the
+predictor (a 1x1 MVAU, then a requantization). The deformable kernel reads a pixel's dilation right
+after the pixel's last feature word, which has then passed both branches, so no depth can deadlock it;
+the features' FIFO holds the predictor's pipeline latency (assumed, PIPELINE_WORDS per kernel) so the
+kernel does not wait for each dilation. The build writes the depths into the nodes' inFIFODepths,
+which FINN's InsertFIFO reads.
+"""
+
+from __future__ import annotations
+
+MIN_DEPTH = 2  # FINN's shallowest FIFO
+PIPELINE_WORDS = 16  # a kernel's pipeline latency in words: an assumption (an HLS loop's depth), not measured
+
+
+def fifo_depths(model) -> dict:
+    """{(consumer node name, input index): depth} for every stream input of every HW layer."""
+    depths = {}
+    for node in model.graph.node:
+        if node.op_type == "Transpose":
+            continue
+        for j, tensor in enumerate(node.input):
+            prod = model.find_producer(tensor)
+            if model.get_initializer(tensor) is not None or prod is None or prod.op_type == "Transpose":
+                continue
+            depth = MIN_DEPTH
+            if node.op_type == "BoundedDeformableDW" and j == 0:
+                depth += _branch_latency(model, node)
+            depths[(node.name, j)] = depth
+    return depths
+
+
+def _branch_latency(model, node) -> int:
+    """Words of latency on the dilation branch of a deformable layer: its kernels from the dilation input
+    back to the fork (assumed PIPELINE_WORDS each)."""
+    kernels, prod = 0, model.find_producer(node.input[1])
+    while prod is not None and prod.op_type not in ("DuplicateStreams", "Transpose"):
+        kernels += 1
+        prod = model.find_producer(prod.input[0])
+    return kernels * PIPELINE_WORDS
+
+
+def apply_fifo_depths(model):
+    """Each HW layer's inFIFODepths set to the computed depths (FINN's InsertFIFO builds them); returns the
+    model and the depths."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    depths = fifo_depths(model)
+    for node in model.graph.node:
+        if node.op_type == "Transpose":
+            continue
+        op = getCustomOp(node)
+        op.set_nodeattr("inFIFODepths", [depths.get((node.name, j), MIN_DEPTH) for j in range(len(node.input))])
+    return model, depths

@@ -1,0 +1,109 @@
+"""One design: the estimate, the C simulation, the bundle manifest and the graph handed to FINN's IP
+generation (the specialized graph) have the same layers, kernels, foldings and stream widths."""
+
+import pytest
+
+pytest.importorskip("finn")
+
+# bundle layer kind -> (FINN HW layer, our HLS kernel): one kernel per kind
+KERNELS = {"pad": ("FMPadding", "fm_padding"), "window": ("ConvolutionInputGenerator", "sliding_window"),
+           "mvau": ("MVAU", "mvau"), "vvau": ("VVAU", "vvau"), "requant": ("DyadicRequant", "dyadic_requant"),
+           "deformable_dw": ("BoundedDeformableDW", "deformable_dw"),
+           "upsample": ("UpsampleNearestNeighbour", "upsample_nearest"),
+           "duplicate": ("DuplicateStreams", "duplicate_streams")}
+CSIM_CASE = {"pad": "pad", "window": "window", "mvau": "mvau", "vvau": "vvau", "requant": "requant",
+             "deformable_dw": "deformable_dw", "upsample": "upsample", "duplicate": "duplicate"}
+
+
+@pytest.fixture(scope="module")
+def views(tiny_chain):
+    from codenet.hls import csim
+    from codenet.host.bundle import load_bundle
+    from codenet.overlay.board import load_board
+    from codenet.overlay.estimate import estimate, out_width
+    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.specialize import specialize
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    prepare_finn()
+    folded = ModelWrapper(str(tiny_chain["folded"]))
+    bundle = load_bundle(tiny_chain["bundle"])
+    est = estimate(folded, load_board(), finn=False)
+    kernels = csim.plan_graph(bundle.graph, (1, bundle.input_size, bundle.input_size, 3))
+    spec = specialize(ModelWrapper(str(tiny_chain["folded"])))
+    ip = [(n, getCustomOp(n)) for n in spec.graph.node if n.op_type != "Transpose"]
+    return {"folded": folded, "bundle": bundle, "estimate": est, "csim": kernels, "ip": ip,
+            "est_widths": {n.name: out_width(folded, n) for n in folded.graph.node if n.op_type != "Transpose"}}
+
+
+def test_same_layers_and_kernels(views):
+    layers = views["bundle"].graph.layers
+    names = [layer["name"] for layer in layers]
+    assert [r["name"] for r in views["estimate"]["layers"]] == names
+    assert [m["name"] for m in views["bundle"].manifest["layers"]] == names
+    assert [n.name for n, _ in views["ip"]] == names
+    for layer, est, kernel, (node, op) in zip(layers, views["estimate"]["layers"], views["csim"], views["ip"]):
+        finn_op, hls_kernel = KERNELS[layer["kind"]]
+        assert est["op"] == layer["finn_op"] == finn_op and node.op_type == f"{finn_op}_codenet", layer["name"]
+        assert op.kernel_call().startswith(f"codenet::{hls_kernel}<"), layer["name"]
+        assert kernel.case.startswith(f"tb::run_{CSIM_CASE[layer['kind']]}<"), layer["name"]
+    assert {layer["kind"] for layer in layers} == set(KERNELS)
+
+
+def test_same_foldings(views):
+    for layer, est, manifest, (node, op) in zip(views["bundle"].graph.layers, views["estimate"]["layers"],
+                                                views["bundle"].manifest["layers"], views["ip"]):
+        ip = {a: op.get_nodeattr(a) for a in ("PE", "SIMD") if a in op.get_nodeattr_types()}
+        est_fold = {k: v for k, v in est["folding"].items() if k in ("PE", "SIMD")}
+        assert layer["folding"] == manifest["folding"] == est_fold == ip, layer["name"]
+
+
+def test_same_stream_widths(views):
+    for layer, kernel, (node, op) in zip(views["bundle"].graph.layers, views["csim"], views["ip"]):
+        ports = dict(op.ports())
+        assert kernel.out_width == ports["out0_V"] == views["est_widths"][node.name], layer["name"]
+        assert max(ports.values()) <= 4096, layer["name"]
+
+
+def test_the_deformable_layer_is_one_fused_kernel(views):
+    """Window and depthwise MACs in one layer everywhere: no separate window, no VVAU behind it."""
+    dw = [(n, op) for n, op in views["ip"] if n.op_type == "BoundedDeformableDW_codenet"]
+    assert dw
+    for node, op in dw:
+        ports = dict(op.ports())
+        assert set(ports) == {"in0_V", "in1_V", "out0_V"}
+        assert ports["out0_V"] == op.get_nodeattr("PE") * 32
+        consumer = views["folded"].find_consumer(node.output[0])
+        assert consumer.op_type == "DyadicRequant"
+
+
+def _args(call: str) -> list:
+    """The template arguments of `ns::kernel<a, b, ...>(...)`."""
+    return [a.strip() for a in call[call.index("<") + 1:call.index(">")].split(",")]
+
+
+def test_same_template_arguments(views):
+    """The C simulation instantiates each kernel with the arguments code generation gives the HLS top
+    (the csim wrappers add the element signedness of plain streams)."""
+    import re
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    spec = ModelWrapper(views["folded"].model)
+    compared = 0
+    for layer, kernel, (node, op) in zip(views["bundle"].graph.layers, views["csim"], views["ip"]):
+        ours, tb = _args(op.kernel_call()), _args(kernel.case)
+        if layer["kind"] == "requant":
+            consts = dict(re.findall(r"(MULT_BITS|BIAS_BITS) = (\d+)", op.params_header(spec)))
+            ours = [consts.get(a, a) for a in ours]
+        if layer["kind"] in ("pad", "window", "upsample"):
+            assert tb[-1] in ("true", "false")
+            tb = tb[:-1]
+        if layer["kind"] == "duplicate":  # ours takes the word width, the wrapper its lanes
+            n_out, c, pe, bits = (int(v) for v in tb[:4])
+            assert (n_out, int(ours[0])) == (2, pe * bits), layer["name"]
+            continue
+        assert ours == tb, layer["name"]
+        compared += 1
+    assert compared > 20
