@@ -107,3 +107,39 @@ def test_same_template_arguments(views):
         assert ours == tb, layer["name"]
         compared += 1
     assert compared > 20
+
+
+def test_code_generation_refuses_a_word_over_the_vitis_limit(views, monkeypatch):
+    from codenet.hls import csim
+    from codenet.host.errors import CodenetError
+
+    node, op = next((n, op) for n, op in views["ip"] if n.op_type == "VVAU_codenet")
+    width = max(w for _, w in op.ports())
+    assert op.get_ap_int_max_w() >= width  # within the limit: generated
+    monkeypatch.setattr(csim, "VITIS_MAX_W", width - 1)  # the tiny network's words are narrower than 4096
+    with pytest.raises(CodenetError, match=f"^{node.name}: a {width}-bit word, wider than Vitis HLS's"):
+        op.get_ap_int_max_w()
+
+
+def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(views, tiny_chain, tmp_path):
+    """The bundle written beside the bitstream: this folding's layers, shapes and the board's clock."""
+    import dataclasses
+
+    from codenet.host.bundle import load_bundle
+    from codenet.overlay.board import load_board
+    from codenet.overlay.bundle import refold_bundle
+    from codenet.overlay.folding import apply_folding
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    board = dataclasses.replace(load_board(), clock_mhz=125.0)
+    first = views["bundle"].graph.layers[0]
+    simd = 3 if first["folding"] != {"SIMD": 3} else 1  # the image's 3 channels: any divisor, another folding
+    folded = apply_folding(ModelWrapper(str(tiny_chain["folded"])), {first["name"]: {"SIMD": simd}})
+    manifest = refold_bundle(folded, tiny_chain["bundle"], tmp_path / "bundle", board.clock_mhz, board.board,
+                             board.part)
+    again = load_bundle(tmp_path / "bundle")
+    assert again.graph.layers[0]["folding"] == {"SIMD": simd} != first["folding"]
+    assert manifest["layers"][0]["folding"] == {"SIMD": simd}
+    assert manifest["accelerator"]["fclk_mhz"] == 125.0
+    assert manifest["accelerator"]["input"]["folded_shape"][-1] == simd  # packed as the bitstream's first layer
+    assert manifest["classes"] == views["bundle"].manifest["classes"]
