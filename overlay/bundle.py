@@ -145,9 +145,7 @@ def npz_bytes(arrays: dict) -> bytes:
 def _write_graph(model, out: Path) -> list:
     """graph.npz of the HW-layer graph into out; returns its layers."""
     header, layers, arrays = graph_layers(model)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, __graph__=np.array(json.dumps(header)), **arrays)
-    write_bytes_atomic(buf.getvalue(), out / "graph.npz")
+    write_bytes_atomic(npz_bytes({"__graph__": np.array(json.dumps(header)), **arrays}), out / "graph.npz")
     return layers
 
 
