@@ -47,10 +47,15 @@ def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _boxes(xs, ys, size, offset, output_stride) -> np.ndarray:
     """Boxes for integer cell positions; written once so both decoders do the identical float32 ops."""
-    cx = xs.astype(np.float32) + offset[0, ys, xs]
-    cy = ys.astype(np.float32) + offset[1, ys, xs]
-    half_w = size[0, ys, xs] * np.float32(0.5)
-    half_h = size[1, ys, xs] * np.float32(0.5)
+    return boxes_at(xs, ys, size[0, ys, xs], size[1, ys, xs], offset[0, ys, xs], offset[1, ys, xs], output_stride)
+
+
+def boxes_at(xs, ys, w, h, off_x, off_y, output_stride) -> np.ndarray:
+    """x1y1x2y2 from cell positions and their float32 size and offset values."""
+    cx = xs.astype(np.float32) + off_x
+    cy = ys.astype(np.float32) + off_y
+    half_w = w * np.float32(0.5)
+    half_h = h * np.float32(0.5)
     stride = np.float32(output_stride)
     return np.stack([(cx - half_w) * stride, (cy - half_h) * stride,
                      (cx + half_w) * stride, (cy + half_h) * stride], axis=-1).astype(np.float32, copy=False)
@@ -70,34 +75,65 @@ def _dense_peaks(heat: np.ndarray, score_threshold: float):
     return idx, scores.ravel()[idx]
 
 
-def _sparse_peaks(heat: np.ndarray, score_threshold: float):
-    """The same as _dense_peaks, computing sigmoids only around the few cells whose logit can reach
-    the threshold (the board's decode is mostly this map's background); None where that is not few.
+def logit_floor(score_threshold: float):
+    """A logit below which no cell reaches the threshold, or None where no safe one exists.
 
-    Exact: the sigmoid is monotonic, and a cell whose logit is below logit(threshold) - 0.01 scores
-    below the threshold (float32 sigmoid errs by ulps, a logit error under 1e-4 for thresholds in
-    [0.001, 0.999]); a candidate's 3x3 neighbours get the same float32 sigmoid, elementwise, as the
-    dense map (tests/host/test_decode.py compares every result with the loop reference).
+    The sigmoid is monotonic and float32 errs by ulps: a logit error under 1e-4 for thresholds in
+    [0.001, 0.999], so logit(threshold) - 0.01 is safely below every cell that scores the threshold.
     """
     if not 1e-3 <= score_threshold <= 0.999:
-        return None, None
-    c, h, w = heat.shape
-    floor = np.float32(math.log(score_threshold / (1.0 - score_threshold)) - 0.01)
-    cand = np.flatnonzero(heat >= floor)
-    if cand.size > heat.size // 16:
-        return None, None
+        return None
+    return math.log(score_threshold / (1.0 - score_threshold)) - 0.01
+
+
+def peaks_among(cand: np.ndarray, shape, logit_at, score_threshold: float):
+    """(flat indices ascending, scores) of the peaks among candidate cells `cand` (ascending flat indices
+    into a (C, H, W) map), with `logit_at(k, y, x)` giving float32 logits for index arrays: sigmoids and
+    the 3x3 max only there. Every cell that can reach the threshold must be a candidate."""
+    c, h, w = shape
     k, rem = np.divmod(cand, h * w)
     ys, xs = np.divmod(rem, w)
     dy = np.repeat(np.arange(-1, 2), 3)[:, None]
     dx = np.tile(np.arange(-1, 2), 3)[:, None]
     yy, xx = ys + dy, xs + dx  # (9, n): the 3x3 neighbourhood, the centre at row 4
     inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-    logits = heat[k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
-    scores = _sigmoid(np.ascontiguousarray(logits))
+    scores = _sigmoid(np.ascontiguousarray(logit_at(k, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1))))
     scores[~inside] = -np.inf
     centre = scores[4]
     keep = (centre == scores.max(axis=0)) & (centre >= np.float32(score_threshold))
     return cand[keep], centre[keep]
+
+
+def _sparse_peaks(heat: np.ndarray, score_threshold: float):
+    """The same as _dense_peaks, computing sigmoids only around the few cells whose logit can reach
+    the threshold (the board's decode is mostly this map's background); None where that is not few.
+    A candidate's 3x3 neighbours get the same float32 sigmoid, elementwise, as the dense map
+    (tests/host/test_decode.py compares every result with the loop reference)."""
+    floor = logit_floor(score_threshold)
+    if floor is None:
+        return None, None
+    cand = np.flatnonzero(heat >= np.float32(floor))
+    if cand.size > heat.size // 16:
+        return None, None
+    if not heat.flags.c_contiguous:  # a transposed head: index its three axes rather than copy it flat
+        return peaks_among(cand, heat.shape, lambda k, y, x: heat[k, y, x], score_threshold)
+    c, h, w = heat.shape
+    flat = heat.reshape(-1)
+    return peaks_among(cand, heat.shape, lambda k, y, x: flat.take((k * h + y) * w + x), score_threshold)
+
+
+def select_top(idx: np.ndarray, sc: np.ndarray, top_k: int):
+    """The top_k of the peaks (flat indices ascending, scores), best first, ties by the lower index."""
+    if idx.size > top_k:
+        # Partial selection around the k-th largest score; argpartition is not stable, so take everything
+        # strictly above it, then the lowest-index cells that tie with it.
+        kth = np.partition(sc, idx.size - top_k)[idx.size - top_k]
+        above = sc > kth
+        ties = np.flatnonzero(sc == kth)[: top_k - int(above.sum())]
+        above[ties] = True
+        idx, sc = idx[above], sc[above]
+    order = np.argsort(-sc, kind="stable")  # stable: equal scores stay in flat-index order
+    return idx[order], sc[order].astype(np.float32)
 
 
 def decode(heatmap_logits, size, offset, *, top_k: int = 100, score_threshold: float = 0.3,
@@ -115,21 +151,10 @@ def decode(heatmap_logits, size, offset, *, top_k: int = 100, score_threshold: f
     idx, sc = _sparse_peaks(heat, score_threshold)
     if idx is None:
         idx, sc = _dense_peaks(heat, score_threshold)
-
-    if idx.size > top_k:
-        # Partial selection around the k-th largest score; argpartition is not stable, so take everything
-        # strictly above it, then the lowest-index cells that tie with it.
-        kth = np.partition(sc, idx.size - top_k)[idx.size - top_k]
-        above = sc > kth
-        ties = np.flatnonzero(sc == kth)[: top_k - int(above.sum())]
-        above[ties] = True
-        idx, sc = idx[above], sc[above]
-
-    order = np.argsort(-sc, kind="stable")  # stable: equal scores stay in flat-index order
-    idx, sc = idx[order], sc[order]
+    idx, sc = select_top(idx, sc, top_k)
     labels, rem = np.divmod(idx, h * w)
     ys, xs = np.divmod(rem, w)
-    return _boxes(xs, ys, size, offset, output_stride), sc.astype(np.float32), labels.astype(np.int64)
+    return _boxes(xs, ys, size, offset, output_stride), sc, labels.astype(np.int64)
 
 
 def decode_reference(heatmap_logits, size, offset, *, top_k: int = 100, score_threshold: float = 0.3,

@@ -7,8 +7,9 @@ import time
 import numpy as np
 
 from codenet.host.bundle import load_bundle
-from codenet.host.decode import decode, to_image_coords
+from codenet.host.decode import to_image_coords
 from codenet.host.errors import CodenetError
+from codenet.host.head import decode_head, dequantize
 from codenet.host.preprocess import letterbox_image
 
 BACKENDS = ("sim", "pynq", "csim")
@@ -70,9 +71,7 @@ class Detector:
 
     def head(self, acc: np.ndarray):
         """One image's accumulator (H, W, C+4) -> heatmap logits, size, offset, channel-first float32."""
-        out = (acc.astype(np.float32) * self.scale + self.bias).transpose(2, 0, 1)
-        nc = self.num_classes
-        return out[:nc], out[nc:nc + 2], out[nc + 2:nc + 4]
+        return dequantize(acc, self.scale, self.bias, self.num_classes)
 
     def prepare(self, image: np.ndarray):
         """The ARM's work before the accelerator: (canvas S x S x 3 uint8, geometry for `finish`)."""
@@ -84,8 +83,8 @@ class Detector:
     def finish(self, acc: np.ndarray, geometry):
         """The ARM's work after it: one image's accumulators -> (boxes, scores, labels) in image pixels."""
         t0 = time.perf_counter()
-        boxes, scores, labels = decode(*self.head(acc), top_k=self.top_k, score_threshold=self.score_threshold,
-                                       output_stride=self.stride)
+        boxes, scores, labels = decode_head(acc, self.scale, self.bias, self.num_classes, top_k=self.top_k,
+                                            score_threshold=self.score_threshold, output_stride=self.stride)
         boxes = to_image_coords(boxes, *geometry)
         self.timing["post"] += time.perf_counter() - t0
         self.timing["frames"] += 1
