@@ -6,7 +6,7 @@ compiled into one testbench binary (hls/tb/csim_tb.hpp + a generated table of in
 g++ and the ap_int / hls_stream headers of the hls4ml wheel, cached under build/csim-cache/<sha256>/,
 and run once per layer: streams in and out as files. Folding per layer: the layer's `folding`
 ({"PE":.., "SIMD":..}; one that does not divide its dimension is an error), weight widths the layer's
-`weight_bits`.
+`weight_bits`; parameters laid out by codenet.hls.binding, as code generation lays them out.
 
     python -m codenet.hls.csim --bundle <dir> --images N
 """
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from codenet.host.errors import CodenetError
+from codenet.hls import binding
 from codenet.host.sim import walk
 
 HERE = Path(__file__).resolve().parent
@@ -204,8 +205,8 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
             raise CsimError(f"{name}: rows of {w} pixels x {c // pe} words are too narrow for deformable_dw "
                             f"((W-1)*C/PE must be >= {DW_MIN_ROW_WORDS})")
         case = _template("deformable_dw", bound, h, w, c, pe, wbits, bits, bound.bit_length())
-        return Kernel(case, n, weight.astype(np.int64), [Stream((n, h, w, c), np.dtype(np.int32))],
-                      max(pe * bits, pe * ACC_BITS), _check_dilation(bound),
+        return Kernel(case, n, binding.deformable_dw_lanes(weight, pe).reshape(-1),
+                      [Stream((n, h, w, c), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), _check_dilation(bound),
                       out_width=pe * ACC_BITS)
     if kind in ("mvau", "vvau"):
         weight = np.asarray(arrays[f"{name}.weight"])
@@ -218,14 +219,15 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
             if x.shape[-1] != mw:
                 raise CsimError(f"{name}: input vectors of {x.shape[-1]}, weight {weight.shape}")
             simd, pe = _fold(layer, "SIMD", mw), _fold(layer, "PE", mh)
-            return Kernel(_template("mvau", mw, mh, simd, pe, wbits, bits), reps, weight.astype(np.int64),
+            return Kernel(_template("mvau", mw, mh, simd, pe, wbits, bits), reps,
+                          binding.mvau_lanes(weight, simd, pe).reshape(-1),
                           [Stream(x.shape[:-1] + (mh,), np.dtype(np.int32))],
                           max(simd * bits, simd * wbits, pe * ACC_BITS), out_width=pe * ACC_BITS)
         c, _, k, k2 = weight.shape
         if k != k2 or x.shape[-1] != k * k * c:
             raise CsimError(f"{name}: windows of {x.shape[-1]} values, weight {weight.shape}")
         pe = _fold(layer, "PE", c)
-        return Kernel(_template("vvau", k, c, pe, wbits, bits), reps, weight.astype(np.int64),
+        return Kernel(_template("vvau", k, c, pe, wbits, bits), reps, binding.vvau_lanes(weight, pe).reshape(-1),
                       [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), out_width=pe * ACC_BITS)
     if kind == "requant":
         c = x.shape[-1]
@@ -243,7 +245,8 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         pe = _fold(layer, "PE", c)
         out_dtype = np.uint8 if 0 <= lo and hi <= 255 else np.int64  # intops.requant's
         case = _template("requant", c, pe, bits, obits, mbits, bbits, REQUANT_SBITS, lo, hi)
-        return Kernel(case, int(np.prod(x.shape[:-1])), np.concatenate([mult, bias, shift]),
+        params = np.concatenate([binding.requant_lanes(v, pe).reshape(-1) for v in (mult, bias, shift)])
+        return Kernel(case, int(np.prod(x.shape[:-1])), params,
                       [Stream(x.shape, np.dtype(out_dtype))], max(pe * bits, pe * obits, mbits, bbits),
                       out_width=pe * obits)
     if kind == "upsample":

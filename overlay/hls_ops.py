@@ -11,6 +11,7 @@ here (FINN's returns 0).
 from __future__ import annotations
 
 import numpy as np
+from codenet.hls import binding
 from codenet.hls.csim import ACC_BITS, DW_MIN_ROW_WORDS, REQUANT_SBITS, requant_widths, signed_bits
 from codenet.host.errors import CodenetError
 from codenet.overlay import hw_ops
@@ -134,13 +135,12 @@ class MVAU_codenet(CodenetHLS, MVAU):
         return self.get_nodeattr("SIMD") * self.get_input_datatype(1).bitwidth()
 
     def params_header(self, model):
-        mw, mh, simd, pe = (self.get_nodeattr(a) for a in ("MW", "MH", "SIMD", "PE"))
+        simd, pe = self.get_nodeattr("SIMD"), self.get_nodeattr("PE")
         wbits = self.get_input_datatype(1).bitwidth()
         weight = model.get_initializer(self.onnx_node.input[1]).astype(np.int64)  # (MW, MH)
         if signed_bits(weight) > wbits:
             raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
-        # weights[pe][nf*SF + sf], lane s: the weight of input sf*SIMD+s to output nf*PE+pe
-        lanes = weight.reshape(mw // simd, simd, mh // pe, pe).transpose(3, 2, 0, 1).reshape(pe, -1, simd)
+        lanes = binding.mvau_lanes(weight, simd, pe)
         return c_array(f"ap_uint<{simd * wbits}>", "weights", pack_words(lanes, wbits), simd * wbits)
 
     def extra_pragmas(self):
@@ -173,13 +173,11 @@ class VVAU_codenet(CodenetHLS, VVAU):
         return self.get_nodeattr("PE") * self.get_input_datatype(1).bitwidth()
 
     def params_header(self, model):
-        c, pe, k = self.get_nodeattr("Channels"), self.get_nodeattr("PE"), self.get_nodeattr("Kernel")[0]
-        wbits = self.get_input_datatype(1).bitwidth()
+        pe, wbits = self.get_nodeattr("PE"), self.get_input_datatype(1).bitwidth()
         weight = model.get_initializer(self.onnx_node.input[1]).astype(np.int64)  # (C, 1, K, K)
         if signed_bits(weight) > wbits:
             raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(1).name}")
-        # weights[t*CF + cf], lane pe: channel cf*PE+pe at tap t
-        lanes = weight.reshape(c // pe, pe, k * k).transpose(2, 0, 1).reshape(-1, pe)
+        lanes = binding.vvau_lanes(weight, pe)
         return c_array(f"ap_uint<{pe * wbits}>", "weights", pack_words(lanes, wbits), pe * wbits)
 
     def extra_pragmas(self):
@@ -222,7 +220,7 @@ class DyadicRequant_codenet(CodenetHLS, hw_ops.DyadicRequant):
         if shift.min() < 0 or shift.max() >= 1 << SHIFT_BITS:
             raise CodenetError(f"{self.onnx_node.name}: shifts outside 0..{(1 << SHIFT_BITS) - 1}")
         mbits, bbits = requant_widths(mult, bias)
-        lanes = lambda v: v.reshape(c // pe, pe).T
+        lanes = lambda v: binding.requant_lanes(v, pe)  # noqa: E731
         return (f"constexpr unsigned MULT_BITS = {mbits}, BIAS_BITS = {bbits};\n"
                 + c_array("ap_int<MULT_BITS>", "mult", lanes(mult), mbits)
                 + c_array("ap_int<BIAS_BITS>", "bias", lanes(bias), bbits)
@@ -283,8 +281,7 @@ class BoundedDeformableDW_codenet(CodenetHLS, hw_ops.BoundedDeformableDW):
         weight = model.get_initializer(self.onnx_node.input[2]).astype(np.int64)  # (C, 1, 3, 3)
         if signed_bits(weight) > wbits:
             raise CodenetError(f"{self.onnx_node.name}: weights do not fit {self.get_input_datatype(2).name}")
-        # weights[cf*9 + t], lane pe: channel cf*PE+pe at tap t
-        lanes = weight.reshape(c // pe, pe, 9).transpose(0, 2, 1).reshape(-1, pe)
+        lanes = binding.deformable_dw_lanes(weight, pe)
         return c_array(f"ap_uint<{pe * wbits}>", "weights", pack_words(lanes, wbits), pe * wbits)
 
 

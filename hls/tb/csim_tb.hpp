@@ -93,6 +93,33 @@ Elems pop(hls::stream<ap_uint<P * BITS>> &s, size_t words) {
     return v;
 }
 
+/// Parameters -> n words of P lanes of BITS bits, in the order codenet.hls.binding lays them out
+/// (word by word, lane 0 first): the same order code generation packs params.h in.
+template <unsigned P, unsigned BITS>
+void pack(std::vector<int64_t> const &params, size_t &at, ap_uint<P * BITS> *words, size_t n) {
+    expect(at + n * P <= params.size(), "fewer parameters than the kernel's memories hold");
+    for (size_t i = 0; i < n; i++)
+        for (unsigned p = 0; p < P; p++) {
+            int64_t v = params[at++];
+            expect(fits(v, BITS, true), "parameter does not fit its width");
+            words[i]((p + 1) * BITS - 1, p * BITS) = ap_uint<BITS>(v);
+        }
+}
+
+/// Parameters -> n scalars of type T (BITS wide, signed or not), in binding order.
+template <typename T>
+void fill(std::vector<int64_t> const &params, size_t &at, T *out, size_t n, unsigned bits, bool is_signed) {
+    expect(at + n <= params.size(), "fewer parameters than the kernel's memories hold");
+    for (size_t i = 0; i < n; i++) {
+        expect(fits(params[at], bits, is_signed), "requant parameter too wide");
+        out[i] = params[at++];
+    }
+}
+
+inline void all_read(std::vector<int64_t> const &params, size_t at) {
+    expect(at == params.size(), "more parameters than the kernel's memories hold");
+}
+
 template <typename S>
 void drained(S &s) {
     expect(s.empty(), "the kernel left input words unread");
@@ -123,16 +150,10 @@ void run_window(Job &j) {
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
 void run_mvau(Job &j) {
     constexpr unsigned SF = MW / SIMD, NF = MH / PE;
-    static ap_uint<SIMD * WBITS> weights[PE][SF * NF];  // params: weight (MW, MH), row-major
-    expect(j.params.size() == size_t(MW) * MH, "weight size does not match MW x MH");
-    for (unsigned nf = 0; nf < NF; nf++)
-        for (unsigned sf = 0; sf < SF; sf++)
-            for (unsigned pe = 0; pe < PE; pe++)
-                for (unsigned s = 0; s < SIMD; s++) {
-                    int64_t w = j.params[size_t(sf * SIMD + s) * MH + nf * PE + pe];
-                    expect(fits(w, WBITS, true), "weight does not fit WBITS");
-                    weights[pe][nf * SF + sf]((s + 1) * WBITS - 1, s * WBITS) = ap_uint<WBITS>(w);
-                }
+    static ap_uint<SIMD * WBITS> weights[PE][SF * NF];
+    size_t at = 0;
+    pack<SIMD, WBITS>(j.params, at, &weights[0][0], size_t(PE) * SF * NF);
+    all_read(j.params, at);
     hls::stream<ap_uint<SIMD * ABITS>> in("in");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
     push<SIMD, ABITS>(in, j.in[0], j.reps * MW, false);
@@ -141,47 +162,18 @@ void run_mvau(Job &j) {
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * NF));
 }
 
-/// params: weight (C, 1, K, K), row-major -> the VVAU's words, weights[t*CF + cf] lane pe
-template <unsigned K, unsigned C, unsigned PE, unsigned WBITS>
-ap_uint<PE * WBITS> const *vvau_weights(std::vector<int64_t> const &params) {
-    constexpr unsigned CF = C / PE, TAPS = K * K;
-    static ap_uint<PE * WBITS> weights[TAPS * CF];
-    expect(params.size() == size_t(C) * TAPS, "weight size does not match C x K x K");
-    for (unsigned t = 0; t < TAPS; t++)
-        for (unsigned cf = 0; cf < CF; cf++)
-            for (unsigned pe = 0; pe < PE; pe++) {
-                int64_t w = params[size_t(cf * PE + pe) * TAPS + t];
-                expect(fits(w, WBITS, true), "weight does not fit WBITS");
-                weights[t * CF + cf]((pe + 1) * WBITS - 1, pe * WBITS) = ap_uint<WBITS>(w);
-            }
-    return weights;
-}
-
 template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
 void run_vvau(Job &j) {
+    static ap_uint<PE * WBITS> weights[K * K * (C / PE)];
+    size_t at = 0;
+    pack<PE, WBITS>(j.params, at, weights, K * K * (C / PE));
+    all_read(j.params, at);
     hls::stream<ap_uint<PE * ABITS>> in("in");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
-    ap_uint<PE * WBITS> const *weights = vvau_weights<K, C, PE, WBITS>(j.params);
     push<PE, ABITS>(in, j.in[0], j.reps * K * K * C, false);
     codenet::vvau<K, C, PE, WBITS, ABITS>(in, out, weights, j.reps);
     drained(in);
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * (C / PE)));
-}
-
-/// params: weight (C, 1, 3, 3), row-major -> deformable_dw's words, weights[cf*9 + t] lane pe
-template <unsigned C, unsigned PE, unsigned WBITS>
-ap_uint<PE * WBITS> const *deformable_dw_weights(std::vector<int64_t> const &params) {
-    constexpr unsigned CF = C / PE;
-    static ap_uint<PE * WBITS> weights[CF * 9];
-    expect(params.size() == size_t(C) * 9, "weight size does not match C x 3 x 3");
-    for (unsigned cf = 0; cf < CF; cf++)
-        for (unsigned t = 0; t < 9; t++)
-            for (unsigned pe = 0; pe < PE; pe++) {
-                int64_t w = params[size_t(cf * PE + pe) * 9 + t];
-                expect(fits(w, WBITS, true), "weight does not fit WBITS");
-                weights[cf * 9 + t]((pe + 1) * WBITS - 1, pe * WBITS) = ap_uint<WBITS>(w);
-            }
-    return weights;
 }
 
 // the fused deformable depthwise 3x3 (window and MACs); reps: images
@@ -194,7 +186,10 @@ void run_deformable_dw(Job &j) {
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
     static ap_uint<PE * ABITS> buf[ROWS][W * (C / PE)];
     static ap_uint<DBITS> dbuf[ROWS][W];
-    ap_uint<PE * WBITS> const *weights = deformable_dw_weights<C, PE, WBITS>(j.params);
+    static ap_uint<PE * WBITS> weights[(C / PE) * 9];
+    size_t at = 0;
+    pack<PE, WBITS>(j.params, at, weights, (C / PE) * 9);
+    all_read(j.params, at);
     push<PE, ABITS>(in, j.in[0], j.reps * H * W * C, false);
     for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
     push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
@@ -208,18 +203,14 @@ template <unsigned C, unsigned PE, unsigned IBITS, unsigned OBITS, unsigned MBIT
           unsigned SBITS, int LO, int HI>
 void run_requant(Job &j) {
     constexpr unsigned CF = C / PE;
-    static ap_int<MBITS> mult[PE][CF];  // params: mult (C), bias (C), shift (C)
+    static ap_int<MBITS> mult[PE][CF];  // params: mult, bias, shift, each [pe][cf] (binding order)
     static ap_int<BBITS> bias[PE][CF];
     static ap_uint<SBITS> shift[PE][CF];
-    expect(j.params.size() == 3 * size_t(C), "requant parameters: mult, bias and shift of C channels each");
-    for (unsigned c = 0; c < C; c++) {
-        int64_t m = j.params[c], b = j.params[C + c], s = j.params[2 * C + c];
-        expect(fits(m, MBITS, true) && fits(b, BBITS, true) && fits(s, SBITS, false),
-               "requant parameter too wide");
-        mult[c % PE][c / PE] = m;
-        bias[c % PE][c / PE] = b;
-        shift[c % PE][c / PE] = s;
-    }
+    size_t at = 0;
+    fill(j.params, at, &mult[0][0], C, MBITS, true);
+    fill(j.params, at, &bias[0][0], C, BBITS, true);
+    fill(j.params, at, &shift[0][0], C, SBITS, false);
+    all_read(j.params, at);
     hls::stream<ap_uint<PE * IBITS>> in("in");
     hls::stream<ap_uint<PE * OBITS>> out("out");
     push<PE, IBITS>(in, j.in[0], j.reps * C, true);
