@@ -199,7 +199,7 @@ class Trainer:
         if st["config"] != self.cfg.to_dict():
             raise CodenetError(f"{self.ckpt_path}: made with another model config; use a new --out")
         ignore = {"float_epochs", "qat_epochs", "workers", "threads", "device", "checkpoint_every",
-                  "cache", "report_splits", "val_every"}  # may change
+                  "cache", "report_splits", "val_every", "eval_float"}  # may change: results stay the same
         if {k: v for k, v in st["settings"].items() if k not in ignore} != \
                 {k: v for k, v in dataclasses.asdict(self.s).items() if k not in ignore}:
             raise CodenetError(f"{self.ckpt_path}: made with other training settings; use a new --out")
