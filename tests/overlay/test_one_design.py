@@ -143,3 +143,42 @@ def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(views, tiny_
     assert manifest["accelerator"]["fclk_mhz"] == 125.0
     assert manifest["accelerator"]["input"]["folded_shape"][-1] == simd  # packed as the bitstream's first layer
     assert manifest["classes"] == views["bundle"].manifest["classes"]
+
+
+def test_finn_inserts_the_fifos_at_the_computed_depths(tiny_chain):
+    """What make overlay hands FINN's step_set_fifo_depths: InsertFIFO builds each stream's FIFO at the
+    depth overlay/fifos.py computed (no FINN sizing heuristic)."""
+    from codenet.overlay.fifos import MIN_DEPTH, apply_fifo_depths
+    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.specialize import specialize
+
+    prepare_finn()
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    model, depths = apply_fifo_depths(ModelWrapper(str(tiny_chain["folded"])))
+    inner = ModelWrapper(specialize(model).model)
+    inner.graph.node.remove(inner.graph.node[0])  # the host's layout transposes stay outside the dataflow
+    inner.graph.node.remove(inner.graph.node[-1])
+    first, last = inner.graph.node[0], inner.graph.node[-1]
+    ends = {first.input[0]: inner.get_tensor_valueinfo(first.input[0]),
+            last.output[0]: inner.get_tensor_valueinfo(last.output[0])}
+    del inner.graph.input[:], inner.graph.output[:]
+    keep = [vi for vi in inner.graph.value_info if vi.name not in ends]
+    del inner.graph.value_info[:]
+    inner.graph.value_info.extend(keep)
+    inner.graph.input.append(ends[first.input[0]])
+    inner.graph.output.append(ends[last.output[0]])
+    with_fifos = inner.transform(InsertDWC()).transform(InsertFIFO(create_shallow_fifos=True))  # FINN's order
+    fifo_depth = {}
+    for node in with_fifos.graph.node:
+        if node.op_type.startswith("StreamingFIFO"):
+            consumer = with_fifos.find_consumer(node.output[0])
+            if consumer is not None:
+                fifo_depth[(consumer.name, list(consumer.input).index(node.output[0]))] = \
+                    getCustomOp(node).get_nodeattr("depth")
+    inner_streams = {k: d for k, d in depths.items() if k[0] != first.name}
+    assert {k: fifo_depth.get(k) for k in inner_streams} == inner_streams
+    assert any(d > MIN_DEPTH for d in inner_streams.values())
