@@ -4,7 +4,7 @@ Numpy-only (runs on the PYNQ-Z2). `decode` is the fast vectorised version; `deco
 loop with the same semantics, kept to check `decode` bit-for-bit and as a benchmark baseline.
 
 Semantics (shared by both):
-  * scores = sigmoid(logits) in float32;
+  * scores = sigmoid(logits), computed in float64 and rounded to float32 (platform-independent);
   * a peak is a position whose score equals the max of its 3x3 neighbourhood (borders padded with -inf),
     so every cell of a plateau counts as a peak, as in CenterNet;
   * candidates are peaks with score >= score_threshold (compared in float32);
@@ -23,9 +23,14 @@ __all__ = ["decode", "decode_reference", "to_image_coords", "as_dicts"]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """float32 sigmoid; exp overflow for very negative logits correctly gives 0, so silence the warning."""
+    """Sigmoid in float64, rounded to float32: the same scores on x86 and the board's ARM.
+
+    numpy's float32 exp errs by up to 2.3 ulp on x86 (its SIMD) and 0.5 ulp on ARM (glibc), which moved
+    scores by ulps between the two; float64's error lies far below a float32 ulp. exp overflow for very
+    negative logits correctly gives 0, so silence the warning.
+    """
     with np.errstate(over="ignore"):
-        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32, copy=False)
+        return (1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))).astype(np.float32)
 
 
 def _check(heatmap_logits, size, offset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
