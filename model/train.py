@@ -48,6 +48,7 @@ class TrainSettings:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     seed: int = 0
+    init_from: str = ""  #: a float model file to start from (with float_epochs 0: QAT only, e.g. a run's float.pt)
     distill: float = 0.0  #: weight of the heatmap distillation from the float model during QAT (0: off)
     calib_images: int = 64
     augment: bool = True
@@ -176,6 +177,11 @@ class Trainer:
         torch.manual_seed(settings.seed)
         self.device = self.world.device(pick_device(settings.device))
         self.model = CoDeNet(cfg).to(self.device)
+        if settings.init_from:
+            start, _, _ = checkpoint.load_model(settings.init_from)
+            if start.is_quant or start.cfg.to_dict() != cfg.to_dict():
+                raise CodenetError(f"{settings.init_from}: init_from needs a float model of config {cfg.name!r}")
+            self.model.load_state_dict(start.state_dict())
         self.teacher = None
         self.ema = WeightAverage(self.model, settings.ema) if settings.ema else None
         self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)

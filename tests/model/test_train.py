@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from codenet.host.cli import main
+from codenet.host.errors import CodenetError
 from codenet.model.checkpoint import load_model
 from codenet.model.config import load_config
 from codenet.model.train import Trainer, TrainSettings
@@ -56,6 +57,20 @@ def test_weight_average_crops_and_channels_last_resume_exactly(tmp_path):
     assert all("val_AP50" in r and r["images_per_s"] > 0 for r in rows)
     floats = json.loads((tmp_path / "a" / "float_metrics.json").read_text())
     assert set(floats) == {"float", "float_test"} and (tmp_path / "a" / "metrics_test.json").is_file()
+
+
+def test_qat_only_run_from_a_float_model(tmp_path):
+    cfg, s = tiny(qat_epochs=0)
+    Trainer(cfg, s, tmp_path / "float", progress=False).run()
+    float_model = tmp_path / "float" / "model.pt"
+    cfg, s = tiny(float_epochs=0, qat_epochs=1, init_from=str(float_model), distill=1.0)
+    trainer = Trainer(cfg, s, tmp_path / "qat", progress=False)
+    start = load_model(float_model)[0].state_dict()
+    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in start.items())
+    assert load_model(trainer.run())[0].is_quant
+    with pytest.raises(CodenetError, match="needs a float model"):
+        Trainer(cfg, TrainSettings.from_dict({**s.__dict__, "init_from": str(tmp_path / "qat" / "model.pt")}),
+                tmp_path / "again", progress=False)
 
 
 def test_vectorized_targets_equal_one_gaussian_at_a_time():
