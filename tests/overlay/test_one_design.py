@@ -15,8 +15,25 @@ CSIM_CASE = {"pad": "pad", "window": "window", "mvau": "mvau", "vvau": "vvau", "
              "deformable_dw": "deformable_dw", "upsample": "upsample", "duplicate": "duplicate"}
 
 
-@pytest.fixture(scope="module")
-def views(tiny_chain):
+def _shipped(tmp_path_factory) -> dict:
+    """The shipped model exported at the shipped folding (as make bundle does): its folded graph and bundle."""
+    from codenet.model.cli import DEFAULT_MODEL
+    from codenet.model.export import export
+    from codenet.overlay.build import build_bundle
+    from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("no shipped model")
+    out = tmp_path_factory.mktemp("shipped")
+    card = export(DEFAULT_MODEL, out)
+    build_bundle(out / "model.onnx", card, out / "bundle", load_folding(SHIPPED_FOLDING))
+    return {"folded": out / "folded.onnx", "bundle": out / "bundle"}
+
+
+@pytest.fixture(scope="module", params=["codenet-tiny", pytest.param("codenet-s", marks=pytest.mark.slow)])
+def views(request, tmp_path_factory):
+    """The four views of one network: codenet-tiny (the test chain), and the shipped codenet-s at the
+    board folding (slow: an export)."""
     from codenet.hls import csim
     from codenet.host.bundle import load_bundle
     from codenet.overlay.board import load_board
@@ -27,11 +44,12 @@ def views(tiny_chain):
     from qonnx.custom_op.registry import getCustomOp
 
     prepare_finn()
-    folded = ModelWrapper(str(tiny_chain["folded"]))
-    bundle = load_bundle(tiny_chain["bundle"])
+    chain = request.getfixturevalue("tiny_chain") if request.param == "codenet-tiny" else _shipped(tmp_path_factory)
+    folded = ModelWrapper(str(chain["folded"]))
+    bundle = load_bundle(chain["bundle"])
     est = estimate(folded, load_board(), finn=False)
     kernels = csim.plan_graph(bundle.graph, (1, bundle.input_size, bundle.input_size, 3))
-    spec = specialize(ModelWrapper(str(tiny_chain["folded"])))
+    spec = specialize(ModelWrapper(str(chain["folded"])))
     ip = [(n, getCustomOp(n)) for n in spec.graph.node if n.op_type != "Transpose"]
     return {"folded": folded, "bundle": bundle, "estimate": est, "csim": kernels, "ip": ip,
             "est_widths": {n.name: out_width(folded, n) for n in folded.graph.node if n.op_type != "Transpose"}}
@@ -121,7 +139,7 @@ def test_code_generation_refuses_a_word_over_the_vitis_limit(views, monkeypatch)
         op.get_ap_int_max_w()
 
 
-def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(views, tiny_chain, tmp_path):
+def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(tiny_chain, tmp_path):
     """The bundle written beside the bitstream: this folding's layers, shapes and the board's clock."""
     import dataclasses
 
@@ -132,7 +150,8 @@ def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(views, tiny_
     from qonnx.core.modelwrapper import ModelWrapper
 
     board = dataclasses.replace(load_board(), clock_mhz=125.0)
-    first = views["bundle"].graph.layers[0]
+    tiny = load_bundle(tiny_chain["bundle"])
+    first = tiny.graph.layers[0]
     simd = 3 if first["folding"] != {"SIMD": 3} else 1  # the image's 3 channels: any divisor, another folding
     folded = apply_folding(ModelWrapper(str(tiny_chain["folded"])), {first["name"]: {"SIMD": simd}})
     manifest = refold_bundle(folded, tiny_chain["bundle"], tmp_path / "bundle", board.clock_mhz, board.board,
@@ -142,7 +161,7 @@ def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(views, tiny_
     assert manifest["layers"][0]["folding"] == {"SIMD": simd}
     assert manifest["accelerator"]["fclk_mhz"] == 125.0
     assert manifest["accelerator"]["input"]["folded_shape"][-1] == simd  # packed as the bitstream's first layer
-    assert manifest["classes"] == views["bundle"].manifest["classes"]
+    assert manifest["classes"] == tiny.manifest["classes"]
 
 
 def test_finn_inserts_the_fifos_at_the_computed_depths(tiny_chain):
