@@ -201,3 +201,21 @@ def test_finn_inserts_the_fifos_at_the_computed_depths(tiny_chain):
     inner_streams = {k: d for k, d in depths.items() if k[0] != first.name}
     assert {k: fifo_depth.get(k) for k in inner_streams} == inner_streams
     assert any(d > MIN_DEPTH for d in inner_streams.values())
+
+
+def test_finn_dataflow_partition_holds_every_hw_layer(tiny_chain, tmp_path):
+    """FINN's step_create_dataflow_partition on the graph make overlay hands it: one partition with every
+    HW layer, the host's two layout transposes outside."""
+    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.specialize import specialize
+
+    prepare_finn()
+    from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    spec = specialize(ModelWrapper(str(tiny_chain["folded"])))
+    parent = spec.transform(CreateDataflowPartition(partition_model_dir=str(tmp_path)))
+    assert [n.op_type for n in parent.graph.node] == ["Transpose", "StreamingDataflowPartition", "Transpose"]
+    inner = ModelWrapper(getCustomOp(parent.graph.node[1]).get_nodeattr("model"))
+    assert [n.name for n in inner.graph.node] == [n.name for n in spec.graph.node][1:-1]
