@@ -84,7 +84,7 @@ def _compiler_version() -> str:
 
 
 def _sources() -> list[Path]:
-    return sorted(INCLUDE.rglob("*.hpp")) + sorted(TB_DIR.glob("*.hpp"))
+    return sorted(INCLUDE.rglob("*.hpp")) + sorted(TB_DIR.rglob("*.h*"))
 
 
 # ---- one layer -> one kernel instantiation ---------------------------------------------------
@@ -112,6 +112,7 @@ class Kernel:
     width: int     # the widest stream word or parameter word, bits (ap_int's AP_INT_MAX_W)
     check: object = None  # inputs -> None: checks the values the hardware assumes (dilation range)
     out_width: int = 0  # the output stream's word width, bits (as the generated top's out0_V)
+    in_widths: tuple = ()  # the input streams' word widths, bits (in0_V, in1_V)
 
 
 def _bits(dtype) -> tuple[int, bool]:
@@ -179,7 +180,8 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         top, left, bottom, right = (int(v) for v in layer["pads"])
         simd = _fold(layer, "SIMD", c)
         return Kernel(_template("pad", h, w, top, left, bottom, right, c, simd, bits, signed), n, None,
-                      same((n, top + h + bottom, left + w + right, c)), simd * bits, out_width=simd * bits)
+                      same((n, top + h + bottom, left + w + right, c)), simd * bits, out_width=simd * bits,
+                      in_widths=(simd * bits,))
     if kind == "window":
         n, h, w, c = x.shape
         k, s, d = int(layer["k"]), int(layer["stride"]), int(layer["dilation"])
@@ -189,7 +191,8 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         simd = _fold(layer, "SIMD", c)
         ho, wo = (h - span) // s + 1, (w - span) // s + 1
         return Kernel(_template("window", k, s, d, h, w, c, simd, bits, signed), n, None,
-                      same((n, ho, wo, k * k * c)), simd * bits, out_width=simd * bits)
+                      same((n, ho, wo, k * k * c)), simd * bits, out_width=simd * bits,
+                      in_widths=(simd * bits,))
     if kind == "deformable_dw":
         n, h, w, c = x.shape
         bound = int(layer["bound"])
@@ -207,7 +210,7 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         case = _template("deformable_dw", bound, h, w, c, pe, wbits, bits, bound.bit_length())
         return Kernel(case, n, binding.deformable_dw_lanes(weight, pe).reshape(-1),
                       [Stream((n, h, w, c), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), _check_dilation(bound),
-                      out_width=pe * ACC_BITS)
+                      out_width=pe * ACC_BITS, in_widths=(pe * bits, bound.bit_length()))
     if kind in ("mvau", "vvau"):
         weight = np.asarray(arrays[f"{name}.weight"])
         wbits = _weight_bits(layer, weight)
@@ -222,13 +225,15 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
             return Kernel(_template("mvau", mw, mh, simd, pe, wbits, bits), reps,
                           binding.mvau_lanes(weight, simd, pe).reshape(-1),
                           [Stream(x.shape[:-1] + (mh,), np.dtype(np.int32))],
-                          max(simd * bits, simd * wbits, pe * ACC_BITS), out_width=pe * ACC_BITS)
+                          max(simd * bits, simd * wbits, pe * ACC_BITS), out_width=pe * ACC_BITS,
+                          in_widths=(simd * bits,))
         c, _, k, k2 = weight.shape
         if k != k2 or x.shape[-1] != k * k * c:
             raise CsimError(f"{name}: windows of {x.shape[-1]} values, weight {weight.shape}")
         pe = _fold(layer, "PE", c)
         return Kernel(_template("vvau", k, c, pe, wbits, bits), reps, binding.vvau_lanes(weight, pe).reshape(-1),
-                      [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), out_width=pe * ACC_BITS)
+                      [Stream(x.shape[:-1] + (c,), np.dtype(np.int32))], max(pe * bits, pe * ACC_BITS), out_width=pe * ACC_BITS,
+                      in_widths=(pe * bits,))
     if kind == "requant":
         c = x.shape[-1]
         lo, hi = int(layer["lo"]), int(layer["hi"])
@@ -248,19 +253,21 @@ def plan(layer: dict, arrays: dict, inputs: list) -> Kernel:
         params = np.concatenate([binding.requant_lanes(v, pe).reshape(-1) for v in (mult, bias, shift)])
         return Kernel(case, int(np.prod(x.shape[:-1])), params,
                       [Stream(x.shape, np.dtype(out_dtype))], max(pe * bits, pe * obits, mbits, bbits),
-                      out_width=pe * obits)
+                      out_width=pe * obits, in_widths=(pe * bits,))
     if kind == "upsample":
         n, h, w, c = x.shape
         f = int(layer["factor"])
         simd = _fold(layer, "SIMD", c)
         return Kernel(_template("upsample", f, h, w, c, simd, bits, signed), n, None,
-                      same((n, h * f, w * f, c)), simd * bits, out_width=simd * bits)
+                      same((n, h * f, w * f, c)), simd * bits, out_width=simd * bits,
+                      in_widths=(simd * bits,))
     if kind == "duplicate":
         c = x.shape[-1]
         pe = _fold(layer, "PE", c)
         n_out = len(layer["outputs"])
         return Kernel(_template("duplicate", n_out, c, pe, bits, signed), int(np.prod(x.shape[:-1])), None,
-                      [Stream(x.shape, x.dtype)] * n_out, pe * bits, out_width=pe * bits)
+                      [Stream(x.shape, x.dtype)] * n_out, pe * bits, out_width=pe * bits,
+                      in_widths=(pe * bits,))
     raise CsimError(f"{name}: unknown layer kind {kind!r}")
 
 
@@ -461,6 +468,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m codenet.hls.csim", description=__doc__.split("\n")[0])
     ap.add_argument("--bundle", required=True, help="bundle folder (manifest.json + graph.npz)")
     ap.add_argument("--images", type=int, default=4, help="images: the samples, then random ones")
+    ap.add_argument("--network", action="store_true", help="the whole network as one threaded program, its "
+                                                            "streams at the build's FIFO depths (codenet.hls.network)")
     args = ap.parse_args(argv)
     reason = unavailable()
     if reason:
@@ -468,6 +477,8 @@ def main(argv=None) -> int:
         return 2
     bundle = load_bundle(args.bundle)
     images = sample_images(bundle.input_size, args.images)
+    if args.network:
+        return _main_network(bundle, images, simulate)
     kernels = plan_graph(bundle.graph, images.shape)
     binary = build(kernels, verbose=True)
     how = f"compiled in {binary.seconds:.1f} s" if binary.compiled else "cached"
@@ -483,6 +494,29 @@ def main(argv=None) -> int:
           f"simulator {len(images) / sim_s:.2f} frames/s")
     print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
     return 0 if all(exact) and hw.dtype == ref.dtype and hw.shape == ref.shape else 1
+
+
+def _main_network(bundle, images, simulate) -> int:
+    from codenet.hls import network
+
+    try:
+        binary, _ = network.build(bundle.graph, images.shape, network.fifo_depths(bundle.graph))
+        start = time.perf_counter()
+        hw, marks = network.run_network(bundle.graph, images, binary=binary)
+    except CsimError as e:
+        print(f"csim error: {e}", file=sys.stderr)
+        return 1
+    csim_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ref = simulate(bundle.graph, images)
+    sim_s = time.perf_counter() - start
+    exact = [bool(np.array_equal(hw[i], ref[i])) for i in range(len(images))]
+    fullest = max(marks.items(), key=lambda kv: kv[1][0] / kv[1][1])
+    print(f"network program: {len(marks)} streams, the fullest {fullest[0]} at {fullest[1][0]} of {fullest[1][1]}")
+    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images), "
+          f"simulator {len(images) / sim_s:.2f} frames/s")
+    print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
+    return 0 if all(exact) else 1
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ graph: a DuplicateStreams feeds a BoundedDeformableDW's features directly and it
 predictor (a 1x1 MVAU, then a requantization). The deformable kernel reads a pixel's dilation right
 after the pixel's last feature word, which has then passed both branches, so no depth can deadlock it;
 the features' FIFO holds the predictor's pipeline latency (assumed, PIPELINE_WORDS per kernel) so the
-kernel does not wait for each dilation. The build writes the depths into the nodes' inFIFODepths,
+kernel does not wait for each dilation. A predictor holding a window (rows of latency) is refused. The
+whole-network C simulation (codenet.hls.network) runs at the same depths. The build writes the depths into the nodes' inFIFODepths,
 which FINN's InsertFIFO reads.
 """
 
 from __future__ import annotations
 
-MIN_DEPTH = 2  # FINN's shallowest FIFO
-PIPELINE_WORDS = 16  # a kernel's pipeline latency in words: an assumption (an HLS loop's depth), not measured
+from codenet.hls.network import DEFAULT_DEPTH as MIN_DEPTH  # FINN's shallowest FIFO
+from codenet.hls.network import PIPELINE_WORDS  # a kernel's pipeline latency in words (assumed)
+
+PIXEL_KERNELS = ("MVAU", "DyadicRequant")  # codenet.hls.network.PIXEL_KERNELS, as FINN layers
 
 
 def fifo_depths(model) -> dict:
@@ -35,8 +38,13 @@ def fifo_depths(model) -> dict:
 def _branch_latency(model, node) -> int:
     """Words of latency on the dilation branch of a deformable layer: its kernels from the dilation input
     back to the fork (assumed PIPELINE_WORDS each)."""
+    from codenet.host.errors import CodenetError
+
     kernels, prod = 0, model.find_producer(node.input[1])
     while prod is not None and prod.op_type not in ("DuplicateStreams", "Transpose"):
+        if prod.op_type not in PIXEL_KERNELS:
+            raise CodenetError(f"{node.name}: its dilation branch holds a {prod.op_type}, which the FIFO depths "
+                               "are not computed for")
         kernels += 1
         prod = model.find_producer(prod.input[0])
     return kernels * PIPELINE_WORDS

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -125,12 +126,105 @@ void drained(S &s) {
     expect(s.empty(), "the kernel left input words unread");
 }
 
+// ---- stages: one layer's kernel on its streams, its parameters unpacked into memories of its own
+// (allocated per call: two layers of one instantiation can run at once in the network program) ----
+
+template <unsigned H, unsigned W, unsigned T, unsigned L, unsigned B, unsigned R, unsigned C, unsigned SIMD,
+          unsigned BITS, bool SIGNED>
+void stage_pad(hls::stream<ap_uint<SIMD * BITS>> &in, hls::stream<ap_uint<SIMD * BITS>> &out,
+               std::vector<int64_t> const &, unsigned long reps) {
+    codenet::fm_padding<H, W, T, L, B, R, C, SIMD, BITS>(in, out, reps);
+}
+
+template <unsigned K, unsigned S, unsigned D, unsigned H, unsigned W, unsigned C, unsigned SIMD,
+          unsigned BITS, bool SIGNED>
+void stage_window(hls::stream<ap_uint<SIMD * BITS>> &in, hls::stream<ap_uint<SIMD * BITS>> &out,
+                  std::vector<int64_t> const &, unsigned long reps) {
+    using Row = ap_uint<SIMD * BITS>[W * (C / SIMD)];
+    std::unique_ptr<Row[]> buf(new Row[codenet::window_rows<K, S, D>()]);
+    codenet::sliding_window<K, S, D, H, W, C, SIMD, BITS>(in, out, buf.get(), reps);
+}
+
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
+void stage_mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * codenet::ACC_BITS>> &out,
+                std::vector<int64_t> const &params, unsigned long reps) {
+    constexpr unsigned SF = MW / SIMD, NF = MH / PE;
+    using Lane = ap_uint<SIMD * WBITS>[SF * NF];
+    std::unique_ptr<Lane[]> weights(new Lane[PE]);
+    size_t at = 0;
+    pack<SIMD, WBITS>(params, at, &weights[0][0], size_t(PE) * SF * NF);
+    all_read(params, at);
+    codenet::mvau<MW, MH, SIMD, PE, WBITS, ABITS>(in, out, weights.get(), reps);
+}
+
+template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
+void stage_vvau(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<PE * codenet::ACC_BITS>> &out,
+                std::vector<int64_t> const &params, unsigned long reps) {
+    std::unique_ptr<ap_uint<PE * WBITS>[]> weights(new ap_uint<PE * WBITS>[K * K * (C / PE)]);
+    size_t at = 0;
+    pack<PE, WBITS>(params, at, weights.get(), K * K * (C / PE));
+    all_read(params, at);
+    codenet::vvau<K, C, PE, WBITS, ABITS>(in, out, weights.get(), reps);
+}
+
+template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS,
+          unsigned DBITS>
+void stage_deformable_dw(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<DBITS>> &dil,
+                         hls::stream<ap_uint<PE * codenet::ACC_BITS>> &out, std::vector<int64_t> const &params,
+                         unsigned long reps) {
+    constexpr unsigned ROWS = codenet::deformable_rows<BOUND>();
+    using Row = ap_uint<PE * ABITS>[W * (C / PE)];
+    using DRow = ap_uint<DBITS>[W];
+    std::unique_ptr<Row[]> buf(new Row[ROWS]);
+    std::unique_ptr<DRow[]> dbuf(new DRow[ROWS]);
+    std::unique_ptr<ap_uint<PE * WBITS>[]> weights(new ap_uint<PE * WBITS>[(C / PE) * 9]);
+    size_t at = 0;
+    pack<PE, WBITS>(params, at, weights.get(), (C / PE) * 9);
+    all_read(params, at);
+    codenet::deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, weights.get(), buf.get(),
+                                                                     dbuf.get(), reps);
+}
+
+template <unsigned C, unsigned PE, unsigned IBITS, unsigned OBITS, unsigned MBITS, unsigned BBITS,
+          unsigned SBITS, int LO, int HI>
+void stage_requant(hls::stream<ap_uint<PE * IBITS>> &in, hls::stream<ap_uint<PE * OBITS>> &out,
+                   std::vector<int64_t> const &params, unsigned long reps) {
+    constexpr unsigned CF = C / PE;
+    using M = ap_int<MBITS>[CF];
+    using Bi = ap_int<BBITS>[CF];
+    using Sh = ap_uint<SBITS>[CF];
+    std::unique_ptr<M[]> mult(new M[PE]);  // params: mult, bias, shift, each [pe][cf] (binding order)
+    std::unique_ptr<Bi[]> bias(new Bi[PE]);
+    std::unique_ptr<Sh[]> shift(new Sh[PE]);
+    size_t at = 0;
+    fill(params, at, &mult[0][0], C, MBITS, true);
+    fill(params, at, &bias[0][0], C, BBITS, true);
+    fill(params, at, &shift[0][0], C, SBITS, false);
+    all_read(params, at);
+    codenet::dyadic_requant<C, PE, IBITS, OBITS, MBITS, BBITS, SBITS, LO, HI>(in, out, mult.get(), bias.get(),
+                                                                             shift.get(), reps);
+}
+
+template <unsigned F, unsigned H, unsigned W, unsigned C, unsigned SIMD, unsigned BITS, bool SIGNED>
+void stage_upsample(hls::stream<ap_uint<SIMD * BITS>> &in, hls::stream<ap_uint<SIMD * BITS>> &out,
+                    std::vector<int64_t> const &, unsigned long reps) {
+    codenet::upsample_nearest<F, H, W, C, SIMD, BITS>(in, out, reps);
+}
+
+template <unsigned NOUT, unsigned C, unsigned PE, unsigned BITS, bool SIGNED>
+void stage_duplicate(hls::stream<ap_uint<PE * BITS>> &in, hls::stream<ap_uint<PE * BITS>> *out,
+                     std::vector<int64_t> const &, unsigned long reps) {  // reps: pixels
+    codenet::duplicate_streams<NOUT, PE * BITS>(in, out, reps * (C / PE));
+}
+
+// ---- runs: one layer alone, element files in and out ----
+
 template <unsigned H, unsigned W, unsigned T, unsigned L, unsigned B, unsigned R, unsigned C, unsigned SIMD,
           unsigned BITS, bool SIGNED>
 void run_pad(Job &j) {
     hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
     push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
-    codenet::fm_padding<H, W, T, L, B, R, C, SIMD, BITS>(in, out, j.reps);
+    stage_pad<H, W, T, L, B, R, C, SIMD, BITS, SIGNED>(in, out, j.params, j.reps);
     drained(in);
     j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * (T + H + B) * (L + W + R) * C / SIMD));
 }
@@ -140,38 +234,28 @@ template <unsigned K, unsigned S, unsigned D, unsigned H, unsigned W, unsigned C
 void run_window(Job &j) {
     constexpr unsigned SPAN = D * (K - 1) + 1, HO = (H - SPAN) / S + 1, WO = (W - SPAN) / S + 1;
     hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
-    static ap_uint<SIMD * BITS> buf[codenet::window_rows<K, S, D>()][W * (C / SIMD)];
     push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
-    codenet::sliding_window<K, S, D, H, W, C, SIMD, BITS>(in, out, buf, j.reps);
+    stage_window<K, S, D, H, W, C, SIMD, BITS, SIGNED>(in, out, j.params, j.reps);
     drained(in);
     j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * HO * WO * K * K * C / SIMD));
 }
 
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned WBITS, unsigned ABITS>
 void run_mvau(Job &j) {
-    constexpr unsigned SF = MW / SIMD, NF = MH / PE;
-    static ap_uint<SIMD * WBITS> weights[PE][SF * NF];
-    size_t at = 0;
-    pack<SIMD, WBITS>(j.params, at, &weights[0][0], size_t(PE) * SF * NF);
-    all_read(j.params, at);
     hls::stream<ap_uint<SIMD * ABITS>> in("in");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
     push<SIMD, ABITS>(in, j.in[0], j.reps * MW, false);
-    codenet::mvau<MW, MH, SIMD, PE, WBITS, ABITS>(in, out, weights, j.reps);
+    stage_mvau<MW, MH, SIMD, PE, WBITS, ABITS>(in, out, j.params, j.reps);
     drained(in);
-    j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * NF));
+    j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * (MH / PE)));
 }
 
 template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
 void run_vvau(Job &j) {
-    static ap_uint<PE * WBITS> weights[K * K * (C / PE)];
-    size_t at = 0;
-    pack<PE, WBITS>(j.params, at, weights, K * K * (C / PE));
-    all_read(j.params, at);
     hls::stream<ap_uint<PE * ABITS>> in("in");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
     push<PE, ABITS>(in, j.in[0], j.reps * K * K * C, false);
-    codenet::vvau<K, C, PE, WBITS, ABITS>(in, out, weights, j.reps);
+    stage_vvau<K, C, PE, WBITS, ABITS>(in, out, j.params, j.reps);
     drained(in);
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * (C / PE)));
 }
@@ -180,20 +264,13 @@ void run_vvau(Job &j) {
 template <unsigned BOUND, unsigned H, unsigned W, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS,
           unsigned DBITS>
 void run_deformable_dw(Job &j) {
-    constexpr unsigned ROWS = codenet::deformable_rows<BOUND>();
     hls::stream<ap_uint<PE * ABITS>> in("in");
     hls::stream<ap_uint<DBITS>> dil("dilation");
     hls::stream<ap_uint<PE * codenet::ACC_BITS>> out("out");
-    static ap_uint<PE * ABITS> buf[ROWS][W * (C / PE)];
-    static ap_uint<DBITS> dbuf[ROWS][W];
-    static ap_uint<PE * WBITS> weights[(C / PE) * 9];
-    size_t at = 0;
-    pack<PE, WBITS>(j.params, at, weights, (C / PE) * 9);
-    all_read(j.params, at);
     push<PE, ABITS>(in, j.in[0], j.reps * H * W * C, false);
     for (int32_t d : j.in[1]) expect(d >= 1 && d <= int32_t(BOUND), "dilation outside 1..BOUND");
     push<1, DBITS>(dil, j.in[1], j.reps * H * W, false);
-    codenet::deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, weights, buf, dbuf, j.reps);
+    stage_deformable_dw<BOUND, H, W, C, PE, WBITS, ABITS, DBITS>(in, dil, out, j.params, j.reps);
     drained(in);
     drained(dil);
     j.out.push_back(pop<PE, codenet::ACC_BITS, true>(out, j.reps * H * W * (C / PE)));
@@ -202,29 +279,19 @@ void run_deformable_dw(Job &j) {
 template <unsigned C, unsigned PE, unsigned IBITS, unsigned OBITS, unsigned MBITS, unsigned BBITS,
           unsigned SBITS, int LO, int HI>
 void run_requant(Job &j) {
-    constexpr unsigned CF = C / PE;
-    static ap_int<MBITS> mult[PE][CF];  // params: mult, bias, shift, each [pe][cf] (binding order)
-    static ap_int<BBITS> bias[PE][CF];
-    static ap_uint<SBITS> shift[PE][CF];
-    size_t at = 0;
-    fill(j.params, at, &mult[0][0], C, MBITS, true);
-    fill(j.params, at, &bias[0][0], C, BBITS, true);
-    fill(j.params, at, &shift[0][0], C, SBITS, false);
-    all_read(j.params, at);
     hls::stream<ap_uint<PE * IBITS>> in("in");
     hls::stream<ap_uint<PE * OBITS>> out("out");
     push<PE, IBITS>(in, j.in[0], j.reps * C, true);
-    codenet::dyadic_requant<C, PE, IBITS, OBITS, MBITS, BBITS, SBITS, LO, HI>(in, out, mult, bias, shift,
-                                                                             j.reps);
+    stage_requant<C, PE, IBITS, OBITS, MBITS, BBITS, SBITS, LO, HI>(in, out, j.params, j.reps);
     drained(in);
-    j.out.push_back(pop<PE, OBITS, (LO < 0)>(out, j.reps * CF));
+    j.out.push_back(pop<PE, OBITS, (LO < 0)>(out, j.reps * (C / PE)));
 }
 
 template <unsigned F, unsigned H, unsigned W, unsigned C, unsigned SIMD, unsigned BITS, bool SIGNED>
 void run_upsample(Job &j) {
     hls::stream<ap_uint<SIMD * BITS>> in("in"), out("out");
     push<SIMD, BITS>(in, j.in[0], j.reps * H * W * C, SIGNED);
-    codenet::upsample_nearest<F, H, W, C, SIMD, BITS>(in, out, j.reps);
+    stage_upsample<F, H, W, C, SIMD, BITS, SIGNED>(in, out, j.params, j.reps);
     drained(in);
     j.out.push_back(pop<SIMD, BITS, SIGNED>(out, j.reps * H * F * W * F * C / SIMD));
 }
@@ -233,7 +300,7 @@ template <unsigned NOUT, unsigned C, unsigned PE, unsigned BITS, bool SIGNED>
 void run_duplicate(Job &j) {  // reps: pixels
     hls::stream<ap_uint<PE * BITS>> in("in"), out[NOUT];
     push<PE, BITS>(in, j.in[0], j.reps * C, SIGNED);
-    codenet::duplicate_streams<NOUT, PE * BITS>(in, out, j.reps * (C / PE));
+    stage_duplicate<NOUT, C, PE, BITS, SIGNED>(in, out, j.params, j.reps);
     drained(in);
     for (unsigned o = 0; o < NOUT; o++) j.out.push_back(pop<PE, BITS, SIGNED>(out[o], j.reps * (C / PE)));
 }
