@@ -4,7 +4,8 @@ The PL runs the integer graph (NHWC uint8 in, int32 accumulators out). The host 
 the same functions the Detector calls: letterbox a camera frame to the input size, dequantize the
 head (acc * scale + bias, the float scale the graph leaves out), CenterNet decode (peaks, top-k,
 boxes) and the map back to image pixels. Timed here on one x86 core; the board's Cortex-A9 at
-650 MHz is taken as `arm_slowdown` times slower (board config), an assumption, not a measurement.
+650 MHz is taken as `arm_slowdown` times slower (board config): a factor from the ARM instructions
+`make bench-armhf` counts for the same work under qemu-user, at an assumed 0.7 instructions a cycle.
 """
 
 from __future__ import annotations

@@ -83,8 +83,8 @@ def markdown(result: dict, sweep: list[dict], host: dict | None) -> str:
         lines.append(f"| {name} | {ms[name]:.3f} | {board[name]:.2f} |")
     lines += [f"| **total** | {host['ms_here_total']:.3f} | {host['ms_board_total']:.2f} |", "",
               (f"Scaling assumption: one Cortex-A9 core at 650 MHz is taken as {host['arm_slowdown']:g}x slower than "
-               "the x86 core timed here (about 5x from the clock, about 3x from issue width and SIMD); not measured "
-               f"on a board. On that assumption the host alone allows about {host['board_fps_limit']:.0f} frames/s "
+               "the x86 core timed here: make bench-armhf counts the ARM instructions of the same work under qemu-user "
+               "(x37 at one instruction a cycle, x73 at half; the factor takes 0.7); not timed on a board. On that assumption the host alone allows about {host['board_fps_limit']:.0f} frames/s "
                "on one core; run in a second thread beside the accelerator, it overlaps with the PL's frame."), ""]
     lines += _anchors(result, host["input"])
     return "\n".join(lines)
