@@ -5,7 +5,7 @@ The accelerator is a stand-in that takes a set time per frame (raising ap_done t
 start) and returns the simulator's accumulators for a real frame, so the loop does all of its real
 host work: 640x480 frames letterboxed, packed, flushed, the IODMAs started and polled, invalidated,
 unpacked, dequantized and decoded. Two frame times: the accelerator's estimate (overlay/estimate.md),
-and that divided by the ARM/x86 factor the estimate assumes (15), which keeps the board's ratio of
+and that divided by the ARM/x86 factor the estimate uses (ARM_FACTOR), which keeps the board's ratio of
 host work to PL time on this faster CPU. Runs in .venv-board: python tests/host/bench_pipeline.py
 """
 
