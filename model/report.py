@@ -87,6 +87,7 @@ def trees_section(run: Path, weights: Path) -> str:
     settings = load(run / "checkpoint.pt", CHECKPOINT_FORMAT)["settings"]
     meta = model_meta(run / "model.pt")
     seconds = sum(r["seconds"] for r in log)
+    crop = settings["crop"] or load(run / "checkpoint.pt", CHECKPOINT_FORMAT)["config"]["input_size"]
 
     def rate(phase):
         rows = [r for r in log if r["phase"] == phase]
@@ -123,13 +124,15 @@ def trees_section(run: Path, weights: Path) -> str:
         "",
         f"How it was made: `make train-trees` (`codenet train --config trees`, niced): {settings['float_epochs']} "
         f"float epochs over the {len(sets['train'])} overlapping training windows, each a "
-        f"{settings['crop']}-pixel view (random scale {SCALE_RANGE[0]}-{SCALE_RANGE[1]}, the 8 flips/rotations, colour jitter), batch "
+        f"{crop}-pixel view (random scale {SCALE_RANGE[0]}-{SCALE_RANGE[1]}, the 8 flips/rotations, colour jitter), batch "
         f"{settings['batch_size']}, AdamW lr {settings['lr']} cosine, weight EMA {settings['ema']}; then "
         f"{settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}"
         f"{', distillation from the float model ' + str(settings['distill']) if settings['distill'] else ''}); "
         f"seed {settings['seed']}. {seconds / 60:.0f} minutes of training steps on {meta.get('device', 'cpu')} "
         f"({meta.get('threads', 1)} thread, shared with other jobs): {rate('float'):.0f} images/s float, "
-        f"{rate('qat'):.0f} images/s QAT ({settings['crop']}-pixel crops). Model file {size / 1024:.0f} KiB.",
+        f"{rate('qat'):.0f} images/s QAT ({crop}-pixel views). Model file {size / 1024:.0f} KiB. "
+        f"Scores: the median true crown's best score and the recall at the CLI's default 0.3 show how far "
+        f"`codenet detect` at its default threshold is from finding them.",
     ])
 
 
