@@ -1,4 +1,4 @@
-"""model/data: the synthetic set, the VOC and COCO loaders, augmentation."""
+"""model/data: the synthetic set, the VOC and COCO loaders, augmentation, the trees set, the in-memory copy."""
 
 import json
 
@@ -8,8 +8,9 @@ from PIL import Image
 
 from codenet.host.errors import CodenetError
 from codenet.host.preprocess import PAD_VALUE
-from codenet.model.data import synthetic
+from codenet.model.data import open_dataset, synthetic, trees
 from codenet.model.data.augment import SCALE_RANGE, augment, hflip, letterbox
+from codenet.model.data.cache import InMemory
 from codenet.model.data.coco import COCODetection
 from codenet.model.data.synthetic import CLASSES, SyntheticDetection
 from codenet.model.data.voc import VOC_CLASSES, VOCDetection
@@ -395,9 +396,6 @@ def test_letterbox_maps_boxes_exactly():
 
 
 # ---------------------------------------------------------------- trees (a small wheel the test writes)
-
-from codenet.model.data import open_dataset, trees  # noqa: E402
-from codenet.model.data.cache import InMemory  # noqa: E402
 
 TREE_OBJECT = ("<object><name>{}</name><difficult>0</difficult><bndbox><xmin>{}</xmin><ymin>{}</ymin>"
                "<xmax>{}</xmax><ymax>{}</ymax></bndbox></object>")
