@@ -1,6 +1,7 @@
 """Writes model/results.md from the default training run, the tree detector's run and an ablation run.
 
-python -m codenet.model.report --run runs/codenet-s --trees runs/trees --ablation runs/ablation --out model/results.md
+python -m codenet.model.report --run runs/codenet-s --trees runs/trees-finetune --ablation runs/ablation \
+    --out model/results.md
 
 A section whose run folder is absent is kept as the existing file has it, so one model can be
 retrained and reported without the others.
@@ -75,26 +76,50 @@ def _ap(m) -> str:
     return f"{m['AP50']:.1f}"
 
 
-def trees_section(run: Path, weights: Path) -> str:
-    """The tree detector: float and W4A8 on val (tuning), the test bands and the cross-site test."""
+def _stages(run: Path) -> list:
+    """A run and the runs it started from (init_from .../float.pt), first stage first."""
     from codenet.model.checkpoint import CHECKPOINT_FORMAT, load
 
-    floats = _read(run / "float_metrics.json")
+    stages = []
+    while run is not None:
+        state = load(run / "checkpoint.pt", CHECKPOINT_FORMAT)
+        stages.insert(0, {"run": run, "settings": state["settings"], "config": state["config"],
+                          "log": _read(run / "log.json")})
+        start = state["settings"].get("init_from", "")
+        run = Path(start).parent if start and Path(start).name == "float.pt" else None
+    return stages
+
+
+def _stage_text(stage, windows: int, scale) -> str:
+    s = stage["settings"]
+    crop = s["crop"] or stage["config"]["input_size"]
+    start = f"from {s['init_from']}, " if s.get("init_from") else ""
+    qat = (f"then {s['qat_epochs']} QAT epochs (lr {s['qat_lr']}"
+           f"{', distilled from the float model, weight ' + str(s['distill']) if s['distill'] else ''})")
+    return (f"`{stage['run']}`: {start}{s['float_epochs']} float epochs over the {windows} overlapping training "
+            f"windows, each a {crop}-pixel view (random scale {scale[0]}-{scale[1]}, the 8 flips/rotations, colour "
+            f"jitter), batch {s['batch_size']}, AdamW lr {s['lr']} cosine, weight EMA {s['ema']}; {qat}")
+
+
+def _rate(rows) -> float:
+    images = sum(r["images_per_s"] * r["seconds"] for r in rows)
+    return images / max(sum(r["seconds"] for r in rows), 1e-9)
+
+
+def trees_section(run: Path, weights: Path) -> str:
+    """The tree detector: float and W4A8 on val (tuning), the test bands and the cross-site test."""
+    from codenet.model.data.trees import SCALE_RANGE, TreeTiles
+
     quant = {"val": _read(run / "metrics.json"), "test": _read(run / "metrics_test.json"),
              "cross-site": _read(run / "metrics_cross-site.json")}
+    stages = _stages(run)
+    # the float model QAT started from: the last stage that trained (and scored) one
+    floats = _read([st["run"] for st in stages if (st["run"] / "float_metrics.json").exists()][-1]
+                   / "float_metrics.json")
     floats = {"val": floats["float"], "test": floats["float_test"], "cross-site": floats["float_cross-site"]}
-    log = _read(run / "log.json")
-    settings = load(run / "checkpoint.pt", CHECKPOINT_FORMAT)["settings"]
+    rows_all = [r for st in stages for r in st["log"]]
+    seconds = sum(r["seconds"] for r in rows_all)
     meta = model_meta(run / "model.pt")
-    seconds = sum(r["seconds"] for r in log)
-    crop = settings["crop"] or load(run / "checkpoint.pt", CHECKPOINT_FORMAT)["config"]["input_size"]
-
-    def rate(phase):
-        rows = [r for r in log if r["phase"] == phase]
-        images = sum(r["images_per_s"] * r["seconds"] for r in rows)
-        return images / max(sum(r["seconds"] for r in rows), 1e-9)
-
-    from codenet.model.data.trees import SCALE_RANGE, TreeTiles
 
     sets = {split: TreeTiles(split) for split in ("train", "val", "test", "cross-site")}
     crowns = {split: sum(len(ds[i][1]) for i in range(len(ds))) for split, ds in sets.items()}
@@ -105,9 +130,10 @@ def trees_section(run: Path, weights: Path) -> str:
         q = quant[split]
         score = (f"{q['true_score_median'] / 100:.2f} | {q['recall_at_0.3']:.0f} % / {q['recall_at_0.5']:.0f} %"
                  if "true_score_median" in q else "n/a | n/a")
-        rows.append(f"| {what[split]} | {len(sets[split])} / {crowns[split]} | {_ap(floats[split])} | {_ap(q)} | {q['mAP']:.1f} | "
-                    f"{score} |")
+        rows.append(f"| {what[split]} | {len(sets[split])} / {crowns[split]} | {_ap(floats[split])} | {_ap(q)} | "
+                    f"{q['mAP']:.1f} | {score} |")
     size = weights.stat().st_size if weights.exists() else (run / "model.pt").stat().st_size
+    made = "; ".join(_stage_text(st, len(sets["train"]), SCALE_RANGE) for st in stages)
     return "\n".join([
         "## Tree-crown detector: codenet-trees (`model/weights/trees.pt`)",
         "",
@@ -120,19 +146,16 @@ def trees_section(run: Path, weights: Path) -> str:
         *rows,
         "",
         f"W4A8 minus float: {quant['test']['AP50'] - floats['test']['AP50']:+.1f} AP50 points on the test bands, "
-        f"{quant['cross-site']['AP50'] - floats['cross-site']['AP50']:+.1f} cross-site.",
+        f"{quant['cross-site']['AP50'] - floats['cross-site']['AP50']:+.1f} cross-site, "
+        f"{quant['val']['AP50'] - floats['val']['AP50']:+.1f} on val.",
         "",
-        f"How it was made: `make train-trees` (`codenet train --config trees`, niced): {settings['float_epochs']} "
-        f"float epochs over the {len(sets['train'])} overlapping training windows, each a "
-        f"{crop}-pixel view (random scale {SCALE_RANGE[0]}-{SCALE_RANGE[1]}, the 8 flips/rotations, colour jitter), batch "
-        f"{settings['batch_size']}, AdamW lr {settings['lr']} cosine, weight EMA {settings['ema']}; then "
-        f"{settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}"
-        f"{', distillation from the float model ' + str(settings['distill']) if settings['distill'] else ''}); "
-        f"seed {settings['seed']}. {seconds / 60:.0f} minutes of training steps on {meta.get('device', 'cpu')} "
-        f"({meta.get('threads', 1)} thread, shared with other jobs): {rate('float'):.0f} images/s float, "
-        f"{rate('qat'):.0f} images/s QAT ({crop}-pixel views). Model file {size / 1024:.0f} KiB. "
-        f"Scores: the median true crown's best score and the recall at the CLI's default 0.3 show how far "
-        f"`codenet detect` at its default threshold is from finding them.",
+        f"How it was made: `make train-trees` (niced), {len(stages)} stage(s): {made}. Seed "
+        f"{stages[-1]['settings']['seed']}. {seconds / 60:.0f} minutes of training steps on "
+        f"{meta.get('device', 'cpu')} ({meta.get('threads', 1)} thread, shared with other jobs): "
+        f"{_rate([r for r in rows_all if r['phase'] == 'float']):.0f} images/s float, "
+        f"{_rate([r for r in rows_all if r['phase'] == 'qat']):.0f} images/s QAT. Model file {size / 1024:.0f} KiB. "
+        "The median true crown's best score and the recall at the CLI's default 0.3 show how far `codenet "
+        "detect` at its default threshold is from finding them.",
     ])
 
 
@@ -153,7 +176,7 @@ def keep_sections(path: Path) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", default="runs/codenet-s")
-    p.add_argument("--trees", default="runs/trees")
+    p.add_argument("--trees", default="runs/trees-finetune", help="the tree detector's last training stage")
     p.add_argument("--ablation", default="runs/ablation")
     p.add_argument("--out", default="model/results.md")
     args = p.parse_args(argv)
