@@ -53,3 +53,15 @@ def test_quantizing_a_w4a8_model_is_one_error(tmp_path, capsys, float_model_file
     assert main(["quantize", "--model", str(w4a8), "--out", str(tmp_path / "again.pt"), "--images", "4"]) == 2
     err = capsys.readouterr().err
     assert "already a W4A8 model" in err and err.count("\n") == 1
+
+
+def test_compare_writes_the_float_ptq_qat_table(tmp_path, float_model_file):
+    from codenet.model.ptq import compare, quantize_model
+
+    qat = tmp_path / "qat.pt"  # a stand-in for QAT's output: the table only needs a W4A8 file
+    quantize_model(float_model_file, "synthetic", qat, images=4)
+    rows = compare(float_model_file, qat, "synthetic", ["val"], tmp_path / "ptq", images=4, eval_images=3)
+    assert [r["model"] for r in rows] == ["float", "PTQ W4A8 (percentile)", "PTQ W4A8 (mse)", "QAT W4A8"]
+    assert all(0 <= r["val"] <= 100 for r in rows)
+    table = (tmp_path / "ptq" / "ptq.md").read_text().splitlines()
+    assert table[0] == "| model | AP50 val |" and len(table) == 6
