@@ -115,9 +115,13 @@ $(DEEPFOREST_WHEEL): | $(VENV)/.installed
 
 trees-data: $(DEEPFOREST_WHEEL)  ## download the deepforest wheel (the trees data set) into build/deepforest
 
+# two stages: 150 float epochs (+ 5 QAT epochs), then 60 float epochs on a lower cosine from that
+# float model and QAT distilled from it (model/configs/trees-finetune.yaml)
 train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown detector (about an hour, niced) into model/weights/trees.pt
 	nice -n 10 $(CODENET) train --config trees --out runs/trees $(if $(wildcard runs/trees/checkpoint.pt),--resume)
-	cp runs/trees/model.pt model/weights/trees.pt
+	nice -n 10 $(CODENET) train --config trees-finetune --out runs/trees-finetune \
+		$(if $(wildcard runs/trees-finetune/checkpoint.pt),--resume)
+	cp runs/trees-finetune/model.pt model/weights/trees.pt
 
 ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8 on one budget -> runs/ablation
 	$(PY) -m codenet.model.ablation --out runs/ablation --report runs/ablation/ablation.md
