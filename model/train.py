@@ -385,6 +385,8 @@ class Trainer:
         path = self.out / "model.pt"
         if self.world.main:
             self.model = self.model.to(memory_format=torch.contiguous_format)
+            if self.ema is not None and not self.model.is_quant:  # a float-only run ships its average
+                self.model.load_state_dict(self.ema.averaged)
             metrics = self.validate(self.out)
             for split in self.s.report_splits:
                 write_json_atomic(self.validate(split=split), self.out / f"metrics_{split}.json")

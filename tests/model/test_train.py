@@ -60,9 +60,11 @@ def test_weight_average_crops_and_channels_last_resume_exactly(tmp_path):
 
 
 def test_qat_only_run_from_a_float_model(tmp_path):
-    cfg, s = tiny(qat_epochs=0)
+    cfg, s = tiny(qat_epochs=0, ema=0.9)
     Trainer(cfg, s, tmp_path / "float", progress=False).run()
     float_model = tmp_path / "float" / "model.pt"
+    average = torch.load(tmp_path / "float" / "checkpoint.pt", weights_only=True)["ema"]["averaged"]
+    assert all(torch.equal(v, average[k]) for k, v in load_model(float_model)[0].state_dict().items())
     cfg, s = tiny(float_epochs=0, qat_epochs=1, init_from=str(float_model), distill=1.0)
     trainer = Trainer(cfg, s, tmp_path / "qat", progress=False)
     start = load_model(float_model)[0].state_dict()
