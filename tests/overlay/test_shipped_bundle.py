@@ -1,4 +1,6 @@
-"""The shipped bundle is the shipped model: same integers, same detections on the sample images."""
+"""Each shipped bundle is its shipped model: same integers, same detections on its sample images."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,27 +15,42 @@ from codenet.model.predict import predict
 from codenet.overlay.build import build_bundle
 from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
 
-SAMPLES = DEFAULT_BUNDLE.parents[1] / "samples"
-pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
+BUNDLES = DEFAULT_BUNDLE.parent
+SAMPLES = BUNDLES.parent / "samples"
+# name: (model file, bundle, sample images)
+SHIPPED = {
+    "codenet-s": (DEFAULT_MODEL, DEFAULT_BUNDLE, sorted(SAMPLES.glob("*.jpg"))),
+    "codenet-trees": (DEFAULT_MODEL.parent / "trees.pt", BUNDLES / "codenet-trees",
+                      sorted((SAMPLES / "trees").glob("*.jpg"))),
+}
 
 
-def test_shipped_bundle_is_exported_from_the_shipped_model(tmp_path):
-    card = export(DEFAULT_MODEL, tmp_path)
+@pytest.fixture(params=sorted(SHIPPED))
+def shipped(request):
+    model, bundle, samples = SHIPPED[request.param]
+    assert model.exists() and bundle.exists() and len(samples) >= 3, request.param
+    return model, bundle, samples
+
+
+def test_shipped_bundle_is_exported_from_the_shipped_model(tmp_path, shipped):
+    model, bundle, _ = shipped
+    card = export(model, tmp_path)
     build_bundle(tmp_path / "model.onnx", card, tmp_path / "bundle", load_folding(SHIPPED_FOLDING))
-    fresh, shipped = load_bundle(tmp_path / "bundle"), load_bundle(DEFAULT_BUNDLE)
-    assert fresh.graph.layers == shipped.graph.layers
-    assert fresh.graph.arrays.keys() == shipped.graph.arrays.keys()
+    fresh, ship = load_bundle(tmp_path / "bundle"), load_bundle(bundle)
+    assert fresh.graph.layers == ship.graph.layers
+    assert fresh.graph.arrays.keys() == ship.graph.arrays.keys()
     for key, value in fresh.graph.arrays.items():
-        assert np.array_equal(value, shipped.graph.arrays[key]), key
-    assert fresh.manifest["output"] == shipped.manifest["output"]
+        assert np.array_equal(value, ship.graph.arrays[key]), key
+    assert fresh.manifest["output"] == ship.manifest["output"]
+    assert Path(tmp_path / "bundle" / "graph.npz").read_bytes() == Path(bundle / "graph.npz").read_bytes()
 
 
-def test_detections_identical_on_the_samples():
-    model, classes, _ = load_model(DEFAULT_MODEL)
-    detector = Detector(score_threshold=0.1)
+def test_detections_identical_on_the_samples(shipped):
+    model_path, bundle, samples = shipped
+    model, classes, _ = load_model(model_path)
+    detector = Detector(bundle, score_threshold=0.1)
     assert detector.classes == classes
-    images = [image for _, image in read_images([SAMPLES], progress=False)]
-    assert len(images) >= 5
+    images = [image for _, image in read_images(samples, progress=False)]
     total = 0
     for image, (tb, ts, tl) in zip(images, predict(model, images, score_threshold=0.1)):
         b, s, lab = detector(image)
