@@ -118,7 +118,7 @@ train: $(VENV)/.installed  ## train the default model (codenet-s) and install it
 # read from the wheel as a zip; the package itself is never installed or imported
 DEEPFOREST := deepforest==2.1.0
 DEEPFOREST_WHEEL := build/deepforest/deepforest-2.1.0-py3-none-any.whl
-.PHONY: trees-data train-trees
+.PHONY: trees-data train-trees ptq-trees
 
 $(DEEPFOREST_WHEEL): | $(VENV)/.installed
 	$(PY) -m pip download -q --no-deps $(DEEPFOREST) -d build/deepforest
@@ -136,7 +136,11 @@ train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown det
 ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8 on one budget -> runs/ablation
 	$(PY) -m codenet.model.ablation --out runs/ablation --report runs/ablation/ablation.md
 
-report: $(VENV)/.installed  ## model/results.md from runs/codenet-s and runs/ablation
+ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the tree detector (after make train-trees) -> build/ptq-trees
+	$(PY) -m codenet.model.ptq --float runs/trees-finetune/float.pt --qat model/weights/trees.pt --data trees \
+		--splits val,test,cross-site --out build/ptq-trees
+
+report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md
 
 info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s
