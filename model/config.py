@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codenet.host.errors import CodenetError
@@ -37,6 +37,8 @@ class ModelConfig:
     fixed_dilation: int = 2  #: the dilation of the "fixed" variant
     weight_bits: int = 4
     stem_weight_bits: int = 8
+    #: per-layer weight bits by module path (e.g. {"backbone.3.pw": 2, "head.out": 8}): mixed precision
+    layer_bits: dict = field(default_factory=dict)
     act_bits: int = 8
 
     @property
@@ -58,6 +60,9 @@ class ModelConfig:
         need(isinstance(self.bound, int) and 1 <= self.bound <= 8, "bound must be 1..8")
         need(1 <= self.fixed_dilation <= self.bound, "fixed_dilation must be in 1..bound")
         need(2 <= self.weight_bits <= 8 and 2 <= self.stem_weight_bits <= 8, "weight bits must be 2..8")
+        need(isinstance(self.layer_bits, dict) and all(isinstance(b, int) and 2 <= b <= 8
+                                                       for b in self.layer_bits.values()),
+             "layer_bits must map layer paths to weight bits 2..8")
         need(self.act_bits == 8, "act_bits must be 8 (the requantization contract)")
         need(len(self.neck) == 3, "neck must have three stages")
         need(all(int(c) > 0 for c in self.neck) and self.head_channels > 0, "channel counts must be positive")

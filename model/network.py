@@ -12,8 +12,9 @@ import math
 import torch
 from torch import nn
 
+from codenet.host.errors import CodenetError
 from codenet.model.config import ModelConfig
-from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, Frozen, HeadConv, QuantMode
+from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, Frozen, HeadConv, QuantMode, quant_conv
 
 INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
 SIZE_GAIN = 8.0  # box sizes (up to tens of output cells) are the head's raw output times this
@@ -67,6 +68,23 @@ class CoDeNet(nn.Module):
             c = cout
         self.neck = nn.ModuleList(stages)
         self.head = Head(c, cfg.head_channels, cfg.num_classes, wb)
+        for name, bits in cfg.layer_bits.items():
+            self._set_weight_bits(name, bits)
+
+    def _set_weight_bits(self, name: str, bits: int):
+        """Mixed precision: layer `name`'s conv rebuilt at `bits`, same geometry and initial values."""
+        layer = dict(self.named_modules()).get(name)
+        if not isinstance(layer, QuantMode):
+            known = ", ".join(n for n, m in self.named_modules() if isinstance(m, QuantMode))
+            raise CodenetError(f"layer_bits: {name!r} is not a quantized layer (one of: {known})")
+        old = layer.conv
+        conv = quant_conv(old.in_channels, old.out_channels, old.kernel_size[0], old.stride[0], old.groups,
+                          bits, bias=old.bias is not None, dilation=old.dilation[0])
+        with torch.no_grad():
+            conv.weight.copy_(old.weight)
+            if old.bias is not None:
+                conv.bias.copy_(old.bias)
+        layer.conv = conv
 
     def forward(self, images):
         """images: (N, 3, H, W) float holding uint8 codes 0..255."""

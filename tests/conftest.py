@@ -4,22 +4,23 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="session")
-def tiny_chain(tmp_path_factory):
-    """codenet-tiny quantized on synthetic images, with a live signal at every layer and dilations
-    spread over 1..D so every dilation is exercised, exported to QONNX and through the FINN flow into a bundle. Returns a dict with the
-    model, classes and the paths: qonnx, folded (HW-layer graph), bundle."""
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("brevitas")
-    pytest.importorskip("finn")
+def build_tiny_chain(out, **overrides) -> dict:
+    """codenet-tiny (its config with `overrides`) quantized on synthetic images, with a live signal at
+    every layer and dilations spread over 1..D so every dilation is exercised, exported to QONNX and
+    through the FINN flow into a bundle in `out`. Returns a dict with the model, classes and the paths:
+    qonnx, folded (HW-layer graph), bundle."""
+    import dataclasses
+
+    import torch
+
     from codenet.model.config import load_config
     from codenet.model.data.synthetic import SyntheticDetection
     from codenet.model.export import export_qonnx_model, model_card
     from codenet.model.network import CoDeNet
     from codenet.overlay.build import build_bundle
 
-    out = tmp_path_factory.mktemp("tiny_chain")
     cfg, _ = load_config("codenet-tiny")
+    cfg = dataclasses.replace(cfg, **overrides).validate()
     torch.manual_seed(0)
     model = CoDeNet(cfg)
     scenes = SyntheticDetection(16, size=cfg.input_size, seed=1, split="train")
@@ -40,6 +41,15 @@ def tiny_chain(tmp_path_factory):
     build_bundle(qonnx, model_card(model, scenes.classes), out / "bundle")
     return {"model": model, "classes": scenes.classes, "qonnx": qonnx, "folded": out / "folded.onnx",
             "bundle": out / "bundle"}
+
+
+@pytest.fixture(scope="session")
+def tiny_chain(tmp_path_factory):
+    """The codenet-tiny chain (build_tiny_chain), built once a session."""
+    pytest.importorskip("torch")
+    pytest.importorskip("brevitas")
+    pytest.importorskip("finn")
+    return build_tiny_chain(tmp_path_factory.mktemp("tiny_chain"))
 
 
 @pytest.fixture(scope="session")
