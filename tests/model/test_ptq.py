@@ -77,3 +77,14 @@ def test_results_section_states_what_qat_buys():
     text = ptq_section(rows)
     assert "| QAT W4A8 | 41.0 | 42.0 |" in text
     assert "+2.0 on val, +0.5 on test" in text
+
+
+def test_sensitivity_tries_each_layer_narrower(float_model_file):
+    from codenet.model.sensitivity import sensitivity
+
+    rows = sensitivity(float_model_file, "synthetic", widths=(2, 3), images=4, eval_images=2)
+    assert rows[0]["layer"] == "(uniform)"
+    layers = {r["layer"] for r in rows[1:]}
+    assert {"backbone.0.pw", "neck.0.dw", "head.out", "stem"} <= layers
+    assert all(r["bits_saved"] > 0 for r in rows[1:])
+    assert {r["bits"] for r in rows if r["layer"] == "neck.0.dw"} == {2, 3}
