@@ -16,12 +16,14 @@ import dataclasses
 from codenet.host.errors import CodenetError
 
 
-def _ptq(cfg, state, calib, layer_bits: dict):
+def _ptq(cfg, quantized_state, layer_bits: dict):
+    """The calibrated model with `layer_bits`: calibration reads float outputs, which no weight width
+    changes, so every candidate shares one calibrated state."""
     from codenet.model.network import CoDeNet
 
     model = CoDeNet(dataclasses.replace(cfg, layer_bits=layer_bits).validate())
-    model.load_state_dict(state)
-    return model.eval().quantize(calib)
+    model.load_state_dict(quantized_state)
+    return model.eval()
 
 
 def sensitivity(model_path, data: str, widths=(2, 3), split: str = "val", images: int = 128,
@@ -37,13 +39,14 @@ def sensitivity(model_path, data: str, widths=(2, 3), split: str = "val", images
     model, _, _ = load_model(model_path)
     if model.is_quant:
         raise CodenetError(f"{model_path}: a W4A8 model; sensitivity starts from the float model")
-    cfg, state = model.cfg, model.state_dict()
+    cfg = model.cfg
     calib = calibration_images(open_dataset(data, "train", images, cfg.input_size, 0), cfg, images)
+    quantized_state = {k: v.clone() for k, v in model.quantize(calib).state_dict().items()}
     evalset = open_dataset(data, split, eval_images, cfg.input_size, 0)
 
     def ap50(layer_bits):
         with torch.no_grad():
-            return evaluate_model(_ptq(cfg, state, calib, layer_bits), evalset, progress=False)["AP50"]
+            return evaluate_model(_ptq(cfg, quantized_state, layer_bits), evalset, progress=False)["AP50"]
 
     base = ap50(dict(cfg.layer_bits))
     rows = [{"layer": "(uniform)", "bits": None, "ap50": round(base, 2), "drop": 0.0, "bits_saved": 0}]
