@@ -108,7 +108,7 @@ estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, esti
 	$(PY) -m codenet.overlay.estimate --out build/estimate --report overlay/estimate.md --plot overlay/estimate.png
 
 overlay: $(VENV)/.installed  ## the FINN build to .bit/.hwh in build/overlay/bundle (needs Vivado + Vitis HLS)
-	$(PY) -m codenet.overlay.synth --out build/overlay
+	$(PY) -m codenet.overlay.flow.bitstream --out build/overlay
 
 train: $(VENV)/.installed  ## train the default model (codenet-s) and install it as the shipped one
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)

@@ -1,5 +1,5 @@
 """How each kernel's parameters are laid out in its memories: written once, read by code generation
-(overlay/hls_ops.py packs these lanes into params.h) and by the C simulation (hls/csim.py hands them
+(overlay/codegen/hls_ops.py packs these lanes into params.h) and by the C simulation (hls/csim.py hands them
 to the testbench, which packs them word by word in the same order). numpy only.
 
 Each function returns integer lanes shaped as the kernel's array: (..., words, lanes per word); word w's

@@ -136,7 +136,7 @@ def requant_widths(mult, bias) -> tuple[int, int]:
 
 def _fold(layer: dict, key: str, dim: int) -> int:
     """The layer's folding attribute (1 where the layer has none); one that does not divide is an error,
-    as in the FINN flow (overlay/folding.py)."""
+    as in the FINN flow (overlay/estimate/folding.py)."""
     f = int(layer.get("folding", {}).get(key, 1) or 1)
     if f < 1 or dim % f:
         raise CsimError(f"{layer['name']}: folding {key}={f} does not divide {dim}")

@@ -54,8 +54,8 @@ def run_export(args):
     warnings.filterwarnings("ignore", category=UserWarning)  # brevitas/qonnx import chatter
     from codenet.model.export import export
 
-    from codenet.overlay.build import build_bundle
-    from codenet.overlay.folding import load_folding
+    from codenet.overlay.flow.steps import build_bundle
+    from codenet.overlay.estimate.folding import load_folding
 
     folding = load_folding(args.folding) if args.folding else None
     card = export(args.model or DEFAULT_MODEL, args.out)

@@ -17,7 +17,7 @@ def build_tiny_chain(out, **overrides) -> dict:
     from codenet.model.data.synthetic import SyntheticDetection
     from codenet.model.export import export_qonnx_model, model_card
     from codenet.model.network import CoDeNet
-    from codenet.overlay.build import build_bundle
+    from codenet.overlay.flow.steps import build_bundle
 
     cfg, _ = load_config("codenet-tiny")
     cfg = dataclasses.replace(cfg, **overrides).validate()

@@ -3,7 +3,7 @@
 `make bench-armhf` (tests/armhf/insns.sh) runs this twice: on the build machine, for the milliseconds
 of each step, then as Debian armhf python3 under the dynamic qemu-arm with tests/armhf/insn_count.c,
 where each step runs `--repeat` times between two markers. The steps are what the Detector does per
-frame (overlay/hwsw.py times the same): letterbox a 640x480 frame, dequantize the head, CenterNet
+frame (overlay/estimate/host_split.py times the same): letterbox a 640x480 frame, dequantize the head, CenterNet
 decode, map the boxes back to the frame; the accumulators are the shipped bundle's own for a sample
 scene (the bit-exact simulator, not counted), decoded at the Detector's default threshold and, as
 the worst case, with every peak a candidate. A call of an empty step is subtracted as the markers' cost.

@@ -18,8 +18,8 @@ from codenet.host.bundle import DEFAULT_BUNDLE
 from codenet.host.cli import main
 from codenet.host.detector import Detector
 from codenet.host.errors import CodenetError
-from codenet.overlay.bundle import add_files
-from codenet.overlay.hwh import accelerator_hwh
+from codenet.overlay.flow.bundle_writer import add_files
+from codenet.overlay.flow.hwh import accelerator_hwh
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD_PY = ROOT / ".venv-board" / "bin" / "python"
@@ -108,6 +108,6 @@ def test_bundle_without_accelerator_section(board_bundle):
 
 @pytest.mark.parametrize("mhz, divisors", [(100.0, (10, 1)), (125.0, (8, 1)), (50.0, (20, 1)), (142.0, (7, 1))])
 def test_hwh_clock_divisors(mhz, divisors):
-    from codenet.overlay.hwh import clock_divisors
+    from codenet.overlay.flow.hwh import clock_divisors
 
     assert clock_divisors(mhz) == divisors

@@ -7,8 +7,8 @@ import finn  # noqa: F401  (the [dev] install has finn-plus: without it these fa
 import pytest
 
 from codenet.host.errors import CodenetError
-from codenet.overlay import costs
-from codenet.overlay.board import DEFAULT_BOARD, load_board
+from codenet.overlay.estimate import costs
+from codenet.overlay.flow.board import DEFAULT_BOARD, load_board
 
 # --- cost models against hand-computed values -------------------------------------------------
 
@@ -110,7 +110,7 @@ def tiny_hw(tiny_chain):
 
 
 def test_estimate_tiny(tiny_hw):
-    from codenet.overlay.estimate import estimate
+    from codenet.overlay.estimate.graph import estimate
 
     board = load_board()
     r = estimate(tiny_hw(), board)
@@ -147,8 +147,8 @@ def test_our_ops_estimators_follow_costs(tiny_hw):
 
 
 def test_every_stream_gets_a_computed_fifo_depth(tiny_hw):
-    from codenet.overlay.estimate import estimate
-    from codenet.overlay.fifos import MIN_DEPTH, PIPELINE_WORDS, apply_fifo_depths
+    from codenet.overlay.estimate.graph import estimate
+    from codenet.overlay.flow.fifos import MIN_DEPTH, PIPELINE_WORDS, apply_fifo_depths
     from qonnx.custom_op.registry import getCustomOp
 
     model, depths = apply_fifo_depths(tiny_hw())
@@ -169,7 +169,7 @@ def test_every_stream_gets_a_computed_fifo_depth(tiny_hw):
 def test_a_stream_over_the_limit_is_a_one_line_error(tiny_hw):
     """Vitis HLS's 4096 bits (the tiny network's widest folding stays under it: checked at a lower limit)."""
     from codenet.hls.csim import VITIS_MAX_W
-    from codenet.overlay.estimate import check_stream_widths
+    from codenet.overlay.estimate.graph import check_stream_widths
     from qonnx.custom_op.registry import getCustomOp
 
     assert VITIS_MAX_W == 4096
@@ -185,9 +185,9 @@ def test_a_stream_over_the_limit_is_a_one_line_error(tiny_hw):
 
 
 def test_folding_search_meets_target_and_divides(tiny_hw, tmp_path):
-    from codenet.overlay.estimate import estimate
-    from codenet.overlay.fold_search import folding_config, search_folding
-    from codenet.overlay.folding import DIVIDES, apply_folding, load_folding
+    from codenet.overlay.estimate.graph import estimate
+    from codenet.overlay.estimate.fold_search import folding_config, search_folding
+    from codenet.overlay.estimate.folding import DIVIDES, apply_folding, load_folding
     from qonnx.custom_op.registry import getCustomOp
 
     board = load_board().with_target(2000)
@@ -208,7 +208,7 @@ def test_folding_search_meets_target_and_divides(tiny_hw, tmp_path):
 
 def test_estimate_cli_fails_when_it_does_not_fit(tiny_chain, tmp_path, capsys):
     import yaml
-    from codenet.overlay.estimate import main
+    from codenet.overlay.estimate.__main__ import main
 
     data = yaml.safe_load(DEFAULT_BOARD.read_text())
     data["limits"]["lut_pct"] = 5
@@ -225,7 +225,7 @@ def test_estimate_cli_fails_when_it_does_not_fit(tiny_chain, tmp_path, capsys):
 
 
 def test_report_and_host_split(tiny_chain, tmp_path):
-    from codenet.overlay.estimate import main
+    from codenet.overlay.estimate.__main__ import main
 
     md, png = tmp_path / "estimate.md", tmp_path / "estimate.png"
     rc = main(["--graph", str(tiny_chain["folded"]), "--bundle", str(tiny_chain["bundle"]), "--out",
@@ -242,7 +242,7 @@ def test_report_and_host_split(tiny_chain, tmp_path):
 # --- make overlay without the Xilinx tools ----------------------------------------------------
 
 def test_overlay_without_xilinx_fails_early_and_leaves_nothing(tiny_chain, tmp_path, monkeypatch, capsys):
-    from codenet.overlay.synth import main
+    from codenet.overlay.flow.bitstream import main
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.delenv("XILINX_VITIS", raising=False)
@@ -260,7 +260,7 @@ def test_overlay_without_xilinx_fails_early_and_leaves_nothing(tiny_chain, tmp_p
 def test_tools_are_found_as_their_steps_find_them(tmp_path):
     """On PATH only: FINN's IP generation calls vitis_hls from PATH, so an install folder in
     $XILINX_VITIS alone must not pass the check and fail later."""
-    from codenet.overlay.synth import find_tool, missing_tools
+    from codenet.overlay.flow.tools import find_tool, missing_tools
 
     bindir = tmp_path / "Vitis" / "bin"
     bindir.mkdir(parents=True)
@@ -268,6 +268,6 @@ def test_tools_are_found_as_their_steps_find_them(tmp_path):
         (bindir / prog).write_text("#!/bin/sh\n")
         (bindir / prog).chmod(0o755)
     env = {"PATH": "/usr/bin:/bin", "XILINX_VITIS": str(tmp_path / "Vitis"), "XILINX_VIVADO": str(tmp_path / "Vitis")}
-    assert find_tool("vitis_hls", env) is None and len(missing_tools(env)) == 2
+    assert find_tool("vitis_hls", env) is None and len(missing_tools(environ=env)) == 2
     env["PATH"] = f"{bindir}:/usr/bin:/bin"
-    assert find_tool("vitis_hls", env) == str(bindir / "vitis_hls") and missing_tools(env) == []
+    assert find_tool("vitis_hls", env) == str(bindir / "vitis_hls") and missing_tools(environ=env) == []

@@ -12,8 +12,8 @@ from codenet.host.detector import Detector
 from codenet.host.sim import simulate
 from codenet.model.data.synthetic import SyntheticDetection
 from codenet.model.predict import predict
-from codenet.overlay.execute import execute
-from codenet.overlay.flow import streamline
+from codenet.overlay.flow.execute import execute
+from codenet.overlay.flow.steps import streamline
 
 
 def chain_inputs(size, n_random=40, n_scenes=40, seed=0):
@@ -77,7 +77,7 @@ def test_finn_streamlined_equals_finn_hw_layers(chain):
     assert ops == {"Transpose", "FMPadding", "ConvolutionInputGenerator", "MVAU", "VVAU", "DyadicRequant",
                    "BoundedDeformableDW", "UpsampleNearestNeighbour", "DuplicateStreams"}
     inner = list(chain["hw"].graph.node)[1:-1]
-    assert all(n.domain in ("finn.custom_op.fpgadataflow", "codenet.overlay.hw_ops") for n in inner)
+    assert all(n.domain in ("finn.custom_op.fpgadataflow", "codenet.overlay.ops.hw") for n in inner)
 
 
 def test_finn_hw_layers_equal_simulator(chain):
@@ -103,7 +103,7 @@ def test_detections_identical(chain):
 
 def test_folding_is_applied_and_checked(chain, tmp_path):
     from codenet.host.errors import CodenetError
-    from codenet.overlay.folding import apply_folding
+    from codenet.overlay.estimate.folding import apply_folding
 
     mvau = next(n for n in chain["hw"].graph.node if n.op_type == "MVAU")
     folded = apply_folding(chain["hw"], {mvau.name: {"PE": 2, "SIMD": 1}})

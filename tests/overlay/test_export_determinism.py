@@ -17,8 +17,8 @@ from codenet.host.bundle import DEFAULT_BUNDLE
 from codenet.model.checkpoint import load_model, save_model
 from codenet.model.cli import DEFAULT_MODEL
 from codenet.model.export import export
-from codenet.overlay.build import build_bundle
-from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
+from codenet.overlay.flow.steps import build_bundle
+from codenet.overlay.estimate.folding import SHIPPED_FOLDING, load_folding
 
 # each setting takes both of its values across the two runs; the in-process export is a third
 SETTINGS = {

@@ -1,4 +1,4 @@
-"""FINN's cppsim and hw_codegen on our HLS ops (overlay/hls_ops.py): every layer of codenet-tiny, its
+"""FINN's cppsim and hw_codegen on our HLS ops (overlay/codegen/hls_ops.py): every layer of codenet-tiny, its
 generated C++ compiled with g++ and run, equals the HW-layer graph's Python execution and the simulator
 exactly; the C++ that hw_codegen writes is the same top function and compiles at Vitis HLS's C++14."""
 
@@ -23,11 +23,11 @@ KINDS = {"FMPadding", "ConvolutionInputGenerator", "MVAU", "VVAU", "DyadicRequan
 @pytest.fixture(scope="module")
 def graphs(tiny_chain):
     """The folded HW-layer graph, its specialization, and that prepared for cppsim (compiled)."""
-    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.flow.steps import prepare_finn
 
     prepare_finn()
-    from codenet.overlay.hls_codegen import prepare_cppsim
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.codegen.generate import prepare_cppsim
+    from codenet.overlay.codegen.specialize import specialize
     from qonnx.core.modelwrapper import ModelWrapper
 
     folded = ModelWrapper(str(tiny_chain["folded"]))
@@ -50,7 +50,7 @@ def run_all(model, x):
 
 
 def test_specialize_maps_every_hw_layer_to_ours(graphs, tiny_chain):
-    from codenet.overlay.hls_ops import HLS_DOMAIN
+    from codenet.overlay.codegen.hls_ops import HLS_DOMAIN
     from qonnx.core.modelwrapper import ModelWrapper
 
     folded, specialized = graphs["folded"], graphs["specialized"]
@@ -142,9 +142,9 @@ def test_one_layer_folded_in_cppsim_equals_the_graph(graphs, context, name, fold
     """Against the layer's output in the whole graph's Python run (= the simulator): FINN's Python VVAU
     alone, without its sliding-window producer, would read its input in the SWG's PE-interleaved order,
     our kernels keep (tap, channel) at any PE."""
-    from codenet.overlay.folding import check_folding
-    from codenet.overlay.hls_codegen import prepare_cppsim
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.estimate.folding import check_folding
+    from codenet.overlay.codegen.generate import prepare_cppsim
+    from codenet.overlay.codegen.specialize import specialize
     from qonnx.core.onnx_exec import execute_onnx
 
     hw, streams = one_layer(graphs["folded"], name, folding)
@@ -156,8 +156,8 @@ def test_one_layer_folded_in_cppsim_equals_the_graph(graphs, context, name, fold
 
 def test_a_corrupted_weight_changes_the_cppsim_output(graphs, context):
     """The comparison can fail: one weight of a MVAU off by one in the C++ only."""
-    from codenet.overlay.hls_codegen import prepare_cppsim
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.codegen.generate import prepare_cppsim
+    from codenet.overlay.codegen.specialize import specialize
     from qonnx.core.onnx_exec import execute_onnx
 
     hw, streams = one_layer(graphs["folded"], "MVAU_2", {})
@@ -173,7 +173,7 @@ def test_a_corrupted_weight_changes_the_cppsim_output(graphs, context):
 
 
 def test_hw_codegen_writes_the_cppsim_top_function_and_it_compiles_for_vitis(graphs, tmp_path):
-    from codenet.overlay.hls_codegen import check_hls, generate_hls, hls_nodes
+    from codenet.overlay.codegen.generate import check_hls, generate_hls, hls_nodes
     from qonnx.custom_op.registry import getCustomOp
 
     model = generate_hls(graphs["cppsim"], tmp_path)
@@ -194,16 +194,16 @@ def test_hw_codegen_writes_the_cppsim_top_function_and_it_compiles_for_vitis(gra
 
 def test_ip_generation_says_what_is_missing(graphs, monkeypatch):
     from codenet.host.errors import CodenetError
-    from codenet.overlay import hls_codegen
+    from codenet.overlay.codegen import generate
 
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Xilinx tool there
     with pytest.raises(CodenetError, match="vitis_hls"):
-        hls_codegen.synthesize_ip(graphs["specialized"])
+        generate.synthesize_ip(graphs["specialized"])
 
 
 def test_unsupported_configurations_are_named(graphs):
     from codenet.host.errors import CodenetError
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.codegen.specialize import specialize
 
     hw, _ = one_layer(graphs["folded"], "VVAU_1", {"SIMD": 3})
     with pytest.raises(CodenetError, match="VVAU_1: SIMD=3"):
@@ -215,8 +215,8 @@ def test_finn_width_converters_run_our_kernel(graphs, context, pe, simd):
     """A requantization folded at PE `pe` feeding a padding at SIMD `simd`: FINN's InsertDWC puts its
     width converter between them, specialized to codenet::width_converter, and the three in cppsim equal
     the graph's Python run."""
-    from codenet.overlay.hls_codegen import prepare_cppsim
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.codegen.generate import prepare_cppsim
+    from codenet.overlay.codegen.specialize import specialize
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from qonnx.transformation.general import GiveUniqueNodeNames
 
@@ -230,7 +230,7 @@ def test_finn_width_converters_run_our_kernel(graphs, context, pe, simd):
 
 def test_requant_of_unsigned_input_is_refused(graphs):
     from codenet.host.errors import CodenetError
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.codegen.specialize import specialize
 
     hw, _ = one_layer(graphs["folded"], "DyadicRequant_2", {"inputDataType": "UINT8"})
     with pytest.raises(CodenetError, match="DyadicRequant_2: input UINT8"):

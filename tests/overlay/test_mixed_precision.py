@@ -16,7 +16,7 @@ from codenet.host.errors import CodenetError
 from codenet.host.sim import simulate
 from codenet.model.config import load_config
 from codenet.model.network import CoDeNet
-from codenet.overlay.execute import execute
+from codenet.overlay.flow.execute import execute
 from tests.conftest import build_tiny_chain
 from tests.overlay.test_export_chain import chain_inputs
 
@@ -80,8 +80,8 @@ def test_unknown_layer_is_one_error():
 
 def test_the_estimate_prices_each_layers_bits(mixed, tiny_chain):
     """Layer for layer against uniform W4: fewer bits cost fewer LUTs, more bits more."""
-    from codenet.overlay.board import load_board
-    from codenet.overlay.estimate import estimate
+    from codenet.overlay.flow.board import load_board
+    from codenet.overlay.estimate.graph import estimate
 
     def by_layer(path):
         model = ModelWrapper(str(path))

@@ -18,8 +18,8 @@ def _shipped(tmp_path_factory) -> dict:
     """The shipped model exported at the shipped folding (as make bundle does): its folded graph and bundle."""
     from codenet.model.cli import DEFAULT_MODEL
     from codenet.model.export import export
-    from codenet.overlay.build import build_bundle
-    from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
+    from codenet.overlay.flow.steps import build_bundle
+    from codenet.overlay.estimate.folding import SHIPPED_FOLDING, load_folding
 
     assert DEFAULT_MODEL.exists(), f"{DEFAULT_MODEL}: the shipped model is tracked"
     out = tmp_path_factory.mktemp("shipped")
@@ -34,10 +34,10 @@ def views(request, tmp_path_factory):
     board folding (slow: an export)."""
     from codenet.hls import csim
     from codenet.host.bundle import load_bundle
-    from codenet.overlay.board import load_board
-    from codenet.overlay.estimate import estimate, out_width
-    from codenet.overlay.flow import prepare_finn
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.flow.board import load_board
+    from codenet.overlay.estimate.graph import estimate, out_width
+    from codenet.overlay.flow.steps import prepare_finn
+    from codenet.overlay.codegen.specialize import specialize
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
@@ -142,9 +142,9 @@ def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(tiny_chain, 
     import dataclasses
 
     from codenet.host.bundle import load_bundle
-    from codenet.overlay.board import load_board
-    from codenet.overlay.bundle import refold_bundle
-    from codenet.overlay.folding import apply_folding
+    from codenet.overlay.flow.board import load_board
+    from codenet.overlay.flow.bundle_writer import refold_bundle
+    from codenet.overlay.estimate.folding import apply_folding
     from qonnx.core.modelwrapper import ModelWrapper
 
     board = dataclasses.replace(load_board(), clock_mhz=125.0)
@@ -164,10 +164,10 @@ def test_make_overlay_bundle_is_the_folded_graph_at_the_board_clock(tiny_chain, 
 
 def test_finn_inserts_the_fifos_at_the_computed_depths(tiny_chain):
     """What make overlay hands FINN's step_set_fifo_depths: InsertFIFO builds each stream's FIFO at the
-    depth overlay/fifos.py computed (no FINN sizing heuristic)."""
-    from codenet.overlay.fifos import MIN_DEPTH, apply_fifo_depths
-    from codenet.overlay.flow import prepare_finn
-    from codenet.overlay.specialize import specialize
+    depth overlay/flow/fifos.py computed (no FINN sizing heuristic)."""
+    from codenet.overlay.flow.fifos import MIN_DEPTH, apply_fifo_depths
+    from codenet.overlay.flow.steps import prepare_finn
+    from codenet.overlay.codegen.specialize import specialize
 
     prepare_finn()
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
@@ -204,8 +204,8 @@ def test_finn_inserts_the_fifos_at_the_computed_depths(tiny_chain):
 def test_finn_dataflow_partition_holds_every_hw_layer(tiny_chain, tmp_path):
     """FINN's step_create_dataflow_partition on the graph make overlay hands it: one partition with every
     HW layer, the host's two layout transposes outside."""
-    from codenet.overlay.flow import prepare_finn
-    from codenet.overlay.specialize import specialize
+    from codenet.overlay.flow.steps import prepare_finn
+    from codenet.overlay.codegen.specialize import specialize
 
     prepare_finn()
     from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition

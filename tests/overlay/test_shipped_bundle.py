@@ -12,8 +12,8 @@ from codenet.model.checkpoint import load_model
 from codenet.model.cli import DEFAULT_MODEL
 from codenet.model.export import export
 from codenet.model.predict import predict
-from codenet.overlay.build import build_bundle
-from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
+from codenet.overlay.flow.steps import build_bundle
+from codenet.overlay.estimate.folding import SHIPPED_FOLDING, load_folding
 
 BUNDLES = DEFAULT_BUNDLE.parent
 SAMPLES = BUNDLES.parent / "samples"

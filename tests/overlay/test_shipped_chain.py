@@ -12,9 +12,9 @@ from codenet.host.sim import simulate
 from codenet.model.checkpoint import load_model
 from codenet.model.cli import DEFAULT_MODEL
 from codenet.model.export import export
-from codenet.overlay.build import build_bundle
-from codenet.overlay.folding import SHIPPED_FOLDING, load_folding
-from codenet.overlay.execute import execute
+from codenet.overlay.flow.steps import build_bundle
+from codenet.overlay.estimate.folding import SHIPPED_FOLDING, load_folding
+from codenet.overlay.flow.execute import execute
 from tests.overlay.test_export_chain import chain_inputs
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")]

@@ -13,7 +13,7 @@ from qonnx.custom_op.base import CustomOp
 
 from codenet.host import intops
 
-DOMAIN = "codenet.overlay.ops"
+DOMAIN = __name__  # codenet.overlay.ops.general: what getCustomOp imports
 
 
 def unsigned_type(hi: int) -> DataType:

@@ -2,7 +2,7 @@
 
 FINN's SetFolding cannot do this graph: it has no rule for our two ops, and the generic sliding
 window's get_exp_cycles is 0 before specialization. So, as SetFolding does, each layer gets the
-smallest folding (fewest lanes, SIMD before PE) whose cycles (overlay/costs.py) meet
+smallest folding (fewest lanes, SIMD before PE) whose cycles (overlay/estimate/costs.py) meet
 clock / target fps, with every value dividing its dimension (folding.DIVIDES). Neighbours are
 tied so streams match without width converters: a window's SIMD is its consumer's input
 parallelism, a padding's SIMD its window's, a requant's PE its producer's PE. No folding makes a
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from codenet.hls.csim import DW_MIN_ROW_WORDS, VITIS_MAX_W
 from codenet.host.errors import CodenetError
-from codenet.overlay import costs
-from codenet.overlay.estimate import estimate, layer_cost, producer_op
+from codenet.overlay.estimate import costs
+from codenet.overlay.estimate.graph import estimate, layer_cost, producer_op
 
 MEMORY_OPS = ("ConvolutionInputGenerator", "BoundedDeformableDW", "MVAU", "VVAU")
 COMPUTE_OPS = ("MVAU", "VVAU", "BoundedDeformableDW")  # what a requant's PE follows
@@ -40,7 +40,7 @@ def _set(model, node, **attrs):
 
 
 def _widths_ok(model, *nodes) -> bool:
-    from codenet.overlay.estimate import out_width
+    from codenet.overlay.estimate.graph import out_width
 
     return all(out_width(model, n, o) <= VITIS_MAX_W for n in nodes for o in range(len(n.output)))
 

@@ -3,7 +3,7 @@
 The export writes each requantization as Cast(double) -> Mul(M) -> Add(B) -> Mul(2^-S) -> Floor ->
 Clip -> Cast(float), and the deformable depthwise conv as one Conv per dilation, masked by
 Equal(d, k) and summed. FINN's streamlining knows neither; these passes find the exact patterns
-and replace them by `DyadicRequant` and `BoundedDeformableConv` (codenet.overlay.ops).
+and replace them by `DyadicRequant` and `BoundedDeformableConv` (codenet.overlay.ops.general).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from onnx import TensorProto, helper
 from qonnx.transformation.base import Transformation
 
-from codenet.overlay.ops import DOMAIN
+from codenet.overlay.ops.general import DOMAIN
 
 
 def _single_consumer(model, tensor, op_type):

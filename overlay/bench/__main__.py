@@ -9,22 +9,12 @@ from __future__ import annotations
 import argparse
 import platform
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-
-def best_of(fn, repeat=5, number=1) -> float:
-    """Seconds per call: the best of `repeat` timings of `number` calls (least disturbed by the machine)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t) / number)
-    return best
+from codenet.overlay.bench.timing import best_of
 
 
 def onnxruntime_session(model_path, tmp):
@@ -33,7 +23,7 @@ def onnxruntime_session(model_path, tmp):
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from codenet.overlay.flow import prepare_finn
+    from codenet.overlay.flow.steps import prepare_finn
 
     prepare_finn()
     folded = Path(tmp) / "folded.onnx"
@@ -51,7 +41,7 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning)  # brevitas/qonnx import chatter
 
     from codenet.model.cli import DEFAULT_MODEL
-    from codenet.overlay.bench_host import host_costs
+    from codenet.overlay.bench.host import host_costs
 
     model = Path(args.model) if args.model else DEFAULT_MODEL
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
@@ -64,7 +54,7 @@ def main(argv=None) -> int:
         from codenet.model.config import load_config
 
         cfg, _ = load_config("codenet-s")
-        result["host"] = host_costs(best_of, size=cfg.input_size, num_classes=cfg.num_classes,
+        result["host"] = host_costs(size=cfg.input_size, num_classes=cfg.num_classes,
                                     stride=cfg.output_stride)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +81,8 @@ def model_bench(model_path) -> dict:
     from codenet.host.detector import Detector
     from codenet.model.data.synthetic import SyntheticDetection
     from codenet.model.export import export
-    from codenet.overlay.bench_host import host_costs
-    from codenet.overlay.build import build_bundle
+    from codenet.overlay.bench.host import host_costs
+    from codenet.overlay.flow.steps import build_bundle
 
     with tempfile.TemporaryDirectory() as tmp:
         card = export(model_path, tmp)
@@ -109,7 +99,7 @@ def model_bench(model_path) -> dict:
         assert np.array_equal(ort_out.astype(np.int32).transpose(0, 2, 3, 1), sim_out), "sim != onnxruntime"
         t_sim = best_of(lambda: detector.run_graph(batch[:1]), repeat=3)
         t_ort = best_of(lambda: session.run(None, {name: x}), repeat=3)
-        host = host_costs(best_of, size, detector.num_classes, detector.stride, head=detector.head(sim_out[0]),
+        host = host_costs(size, detector.num_classes, detector.stride, head=detector.head(sim_out[0]),
                           score_threshold=detector.score_threshold, dequantize=detector.head, accumulators=sim_out)
     return {"input": [size, size, 3], "simulator_fps": 1 / t_sim, "onnxruntime_fps": 1 / t_ort,
             "simulator_vs_onnxruntime": t_ort / t_sim, "host": host}

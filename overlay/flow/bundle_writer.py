@@ -39,7 +39,7 @@ BITFILE, HWHFILE = "codenet.bit", "codenet.hwh"
 
 def board_fclk_mhz() -> float:
     """The PL clock of the default board config (overlay/pynq-z2.yaml): what the build synthesizes at."""
-    from codenet.overlay.board import load_board
+    from codenet.overlay.flow.board import load_board
 
     return float(load_board().clock_mhz)
 
@@ -86,13 +86,15 @@ def graph_layers(model) -> tuple[dict, list, dict]:
     """FINN HW-layer ModelWrapper -> (graph header, layer dicts, arrays)."""
     from qonnx.custom_op.registry import getCustomOp
 
+    from codenet.overlay.ops.hw import HW_DOMAINS
+
     nodes = list(model.graph.node)
     first, last = nodes[0], nodes[-1]
     if first.op_type != "Transpose" or last.op_type != "Transpose":
         raise CodenetError("expected the HW graph to start and end with the host's layout transposes")
     layers, arrays = [], {}
     for node in nodes[1:-1]:
-        if node.domain not in ("finn.custom_op.fpgadataflow", "codenet.overlay.hw_ops"):
+        if node.domain not in HW_DOMAINS:
             raise CodenetError(f"{node.name}: {node.op_type} is not a HW layer")
         op = getCustomOp(node)
         attr = op.get_nodeattr

@@ -1,8 +1,9 @@
 """`make overlay`: the HW graph to a bitstream in the bundle, every tool-free step first.
 
 Steps: HW graph -> folding for the target -> estimate (stop if it does not fit) -> HLS code of every
-layer (overlay/specialize.py, hls_codegen.py: step_hw_codegen's work) -> [Vivado/Vitis from here] FINN's IP generation, FIFO sizing, stitched
-IP, Zynq shell, synthesis and bitstream -> .bit/.hwh into the bundle, hashes in its manifest.
+layer (codegen/specialize.py, codegen/generate.py: step_hw_codegen's work) -> [Vivado/Vitis from here]
+FINN's IP generation, FIFO sizing, stitched IP, Zynq shell, synthesis and bitstream -> .bit/.hwh into
+the bundle, hashes in its manifest.
 Without Vivado/Vitis it stops after the HLS code with one error naming what is missing and how to
 point to it. The bundle is written from the very folded graph that goes to Vivado, at the board
 config's clock. Everything is built in a hidden folder next to the output and moved there at the end,
@@ -17,34 +18,19 @@ import tempfile
 from pathlib import Path
 
 from codenet.host.errors import CodenetError
+from codenet.overlay.flow.tools import missing_tools
 
-#: (program, what it does here): each found as the step that runs it finds it, on PATH (FINN's IP
-#: generation calls vitis_hls, its stitching and synthesis vivado)
-TOOLS = (("vivado", "stitched IP, synthesis, bitstream"), ("vitis_hls", "HLS IP generation"))
 FINN_STEPS = ["step_create_dataflow_partition", "step_hw_ipgen", "step_set_fifo_depths",
               "step_create_stitched_ip", "step_synthesize_bitfile"]
-BIT, HWH = "codenet.bit", "codenet.hwh"  # the bundle's names (overlay/bundle.py)
 
 
-def find_tool(program: str, environ=None) -> str | None:
-    """The program on PATH, as the FINN step that runs it looks it up."""
-    environ = os.environ if environ is None else environ
-    return shutil.which(program, path=environ.get("PATH", ""))
-
-
-def missing_tools(environ=None) -> list[str]:
-    """One phrase per Xilinx tool that is not on PATH, saying how to put it there."""
-    return [f"{prog} ({what}): not on PATH (source <Xilinx install>/{'Vivado' if prog == 'vivado' else 'Vitis'}"
-            f"/2024.2/settings64.sh)" for prog, what in TOOLS if find_tool(prog, environ) is None]
-
-
-def hls_codegen(model, out_dir, board):
-    """Bind our HLS kernels to the layers (overlay/specialize.py) and write each layer's HLS top, params
-    and Vitis HLS Tcl (overlay/hls_codegen.py, FINN's PrepareIP); returns the model and a note. Needs
+def write_hls(model, out_dir, board):
+    """Bind our HLS kernels to the layers (codegen/specialize.py) and write each layer's HLS top, params
+    and Vitis HLS Tcl (codegen/generate.py, FINN's PrepareIP); returns the model and a note. Needs
     no Xilinx tool."""
     try:
-        from codenet.overlay.hls_codegen import generate_hls
-        from codenet.overlay.specialize import specialize
+        from codenet.overlay.codegen.generate import generate_hls
+        from codenet.overlay.codegen.specialize import specialize
     except ImportError as e:
         return model, f"skipped: the HLS binding is not in this checkout ({e.name})"
     model = generate_hls(specialize(model), out_dir, board.part, 1e3 / board.clock_mhz)
@@ -53,7 +39,7 @@ def hls_codegen(model, out_dir, board):
 
 def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
     """FINN's build from the specialized graph to finn-accel.bit/.hwh (needs Vivado and Vitis HLS). The
-    FIFOs: FINN's InsertFIFO at the nodes' inFIFODepths (overlay/fifos.py), no sizing simulation (FINN's
+    FIFOs: FINN's InsertFIFO at the nodes' inFIFODepths (flow/fifos.py), no sizing simulation (FINN's
     force_minimal_fifos step does exactly that insertion)."""
     import finn.builder.build_dataflow as build
     import finn.builder.build_dataflow_config as bc
@@ -70,33 +56,17 @@ def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
     return bitdir / "finn-accel.bit", bitdir / "finn-accel.hwh"
 
 
-def add_bitstream(bundle_dir, bit, hwh) -> dict:
-    """Copy .bit and .hwh into the bundle and list their sha256 in the manifest (verify_file checks)."""
-    import json
-
-    from codenet.host.bundle import sha256
-    from codenet.host.io import write_json_atomic
-
-    bundle_dir = Path(bundle_dir)
-    for src, name in ((bit, BIT), (hwh, HWH)):
-        shutil.copyfile(src, bundle_dir / name)
-    manifest = json.loads((bundle_dir / "manifest.json").read_text())
-    manifest["files"].update({BIT: sha256(bundle_dir / BIT), HWH: sha256(bundle_dir / HWH)})
-    write_json_atomic(manifest, bundle_dir / "manifest.json")
-    return manifest
-
-
 def build_overlay(out, board, model_path=None, config="codenet-s", folding=None, graph=None, bundle=None,
                   log=print) -> Path:
     """The whole flow into `out` (folding.json, estimate.json, hls/, finn/, bundle/); returns `out`."""
     from codenet.host.io import write_json_atomic
-    from codenet.overlay.bundle import refold_bundle
-    from codenet.overlay.fifos import apply_fifo_depths
-    from codenet.overlay.estimate import estimate, summary
-    from codenet.overlay.flow import prepare_finn
-    from codenet.overlay.fold_search import check_target, folding_config, search_folding
-    from codenet.overlay.folding import apply_folding
-    from codenet.overlay.hw_graph import build_hw_graph
+    from codenet.overlay.flow.bundle_writer import BITFILE, HWHFILE, add_files, refold_bundle
+    from codenet.overlay.flow.fifos import apply_fifo_depths
+    from codenet.overlay.estimate.graph import estimate, summary
+    from codenet.overlay.flow.steps import prepare_finn
+    from codenet.overlay.estimate.fold_search import check_target, folding_config, search_folding
+    from codenet.overlay.estimate.folding import apply_folding
+    from codenet.overlay.estimate.hw_graph import build_hw_graph
     from qonnx.core.modelwrapper import ModelWrapper
 
     out = Path(out)
@@ -121,7 +91,7 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
         check_target(result)
         model, depths = apply_fifo_depths(model)
         write_json_atomic({f"{n}:{j}": d for (n, j), d in depths.items()}, work / "fifo_depths.json")
-        model, note = hls_codegen(model, work / "hls", board)
+        model, note = write_hls(model, work / "hls", board)
         log(f"hls: {note}")
         missing = missing_tools()
         if missing:
@@ -130,7 +100,7 @@ def build_overlay(out, board, model_path=None, config="codenet-s", folding=None,
                                "ran: see make estimate)")
         model.save(str(work / "specialized.onnx"))
         bit, hwh = finn_build(work / "specialized.onnx", board, work / "finn")
-        add_bitstream(work / "bundle", bit, hwh)
+        add_files(work / "bundle", {BITFILE: bit, HWHFILE: hwh})  # hashes in the manifest
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)
@@ -145,11 +115,12 @@ def main(argv=None) -> int:
     import warnings
 
     from codenet.host.errors import exit_code
-    from codenet.overlay.board import load_board
-    from codenet.overlay.folding import load_folding
-    from codenet.overlay.hw_graph import add_graph_args, model_path
+    from codenet.overlay.flow.board import load_board
+    from codenet.overlay.estimate.folding import load_folding
+    from codenet.overlay.estimate.hw_graph import add_graph_args, model_path
 
-    p = argparse.ArgumentParser(prog="python -m codenet.overlay.synth", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m codenet.overlay.flow.bitstream",
+                                description=__doc__.splitlines()[0])
     add_graph_args(p)
     p.add_argument("--out", default="build/overlay")
     args = p.parse_args(argv)

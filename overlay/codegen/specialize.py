@@ -1,4 +1,4 @@
-"""FINN HW layers -> our HLS ops (overlay/hls_ops.py), as FINN's SpecializeLayers does for its own."""
+"""FINN HW layers -> our HLS ops (codegen/hls_ops.py), as FINN's SpecializeLayers does for its own."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from onnx import helper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-HW_DOMAINS = ("finn.custom_op.fpgadataflow", "codenet.overlay.hw_ops")
 # the HLS backend's own code generation: packed streams, one kernel call a start (FINN's hls_vector /
 # freerunning styles are finn-hlslib's)
 BACKEND_ATTRS = {"cpp_interface": "packed", "hls_style": "ifm_aware"}
@@ -19,7 +18,8 @@ class SpecializeToCodenetHLS(Transformation):
     a CodenetError naming the layers our kernels cannot implement as configured."""
 
     def apply(self, model):
-        from codenet.overlay import hls_ops
+        from codenet.overlay.codegen import hls_ops
+        from codenet.overlay.ops.hw import HW_DOMAINS
 
         problems = []
         for index, node in enumerate(list(model.graph.node)):

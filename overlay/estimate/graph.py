@@ -1,8 +1,8 @@
 """Per-layer cycles, LUT, BRAM18 and DSP of the folded HW-layer graph, totals against the board.
 
 Each layer's cost is its op's own estimator (lut_estimation, bram_estimation, dsp_estimation,
-get_exp_cycles): ours in hw_ops.py, and for FINN's generic layers the models of overlay/costs.py,
-because they run as our HLS kernels, not FINN's. FINN's own figures (the MVAU_hls/VVAU_hls models,
+get_exp_cycles): ours in overlay/ops/hw.py, and for FINN's generic layers the models of
+overlay/estimate/costs.py, because they run as our HLS kernels, not FINN's. FINN's own figures (the MVAU_hls/VVAU_hls models,
 the generic ops' get_exp_cycles) are kept beside ours as a cross-check. The graph's streams add the
 FIFOs and width converters FINN would insert, and the board's shell (DMA) is added once.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from codenet.hls.csim import VITIS_MAX_W
-from codenet.overlay import costs
+from codenet.overlay.estimate import costs
 
 PART = "xc7z020clg400-1"
 FINN_TWINS = {"MVAU": "MVAU_hls", "VVAU": "VVAU_hls"}  # FINN's HLS models of the same layer
@@ -94,9 +94,9 @@ def out_width(model, node, index=0) -> int:
 
 def stream_costs(model) -> list[dict]:
     """The width converters FINN would insert between layers of different stream widths, and the FIFOs at
-    the depths the build sets (overlay/fifos.py) where deeper than FINN's minimal 2 (the HLS stream's own
+    the depths the build sets (overlay/flow/fifos.py) where deeper than FINN's minimal 2 (the HLS stream's own
     buffering)."""
-    from codenet.overlay.fifos import MIN_DEPTH, fifo_depths
+    from codenet.overlay.flow.fifos import MIN_DEPTH, fifo_depths
 
     depths = fifo_depths(model)
     out = []
@@ -198,106 +198,8 @@ def violations(total: dict, board) -> list[str]:
     return out
 
 
-def sweep_point(base, board, fps: float) -> dict:
-    """One point of the trade-off curve: the folding searched for `fps`, then estimated."""
-    from codenet.overlay.fold_search import search_folding
-
-    target = board.with_target(fps)
-    r = estimate(search_folding(_copy(base), target), target, finn=False)
-    u = r["utilisation"]
-    return {"target_fps": fps, "fps": r["fps"], "bottleneck": r["bottleneck"], "lut": r["total"]["lut"],
-            "lut_pct": u["lut_pct"], "bram36": u["bram36"], "bram36_pct": u["bram36_pct"], "dsp": r["total"]["dsp"],
-            "fits": not r["violations"]}
-
-
-def _copy(model):
-    import copy
-
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    return ModelWrapper(copy.deepcopy(model.model))
-
-
-def run(args) -> dict:
-    """Build (or load) the HW graph, fold it, estimate, sweep, time the host; write everything."""
-    import tempfile
-    from pathlib import Path
-
-    from codenet.host.io import write_bytes_atomic, write_json_atomic
-    from codenet.overlay.board import load_board
-    from codenet.overlay.flow import prepare_finn
-    from codenet.overlay.fold_search import folding_config, search_folding
-    from codenet.overlay.folding import apply_folding, load_folding
-    from codenet.overlay.hw_graph import build_hw_graph, model_path
-    from codenet.overlay.hwsw import host_costs
-    from codenet.overlay.report import markdown, plot_png
-
-    board = load_board(args.board)
-    folding = load_folding(args.folding) if args.folding else None
-    prepare_finn()
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    out = Path(args.out)
-    with tempfile.TemporaryDirectory(prefix="estimate-") as tmp:
-        if args.graph:
-            hw = {"hw_layers": Path(args.graph), "bundle": args.bundle, "source": args.graph}
-        else:
-            hw = build_hw_graph(tmp, model_path(args), args.config)
-        base = ModelWrapper(str(hw["hw_layers"]))
-        model = apply_folding(_copy(base), folding) if folding else search_folding(_copy(base), board)
-        result = estimate(model, board)
-        result.update(input_size=int(base.get_tensor_shape(base.graph.input[0].name)[-1]), source=hw["source"], board_config=str(args.board or "overlay/pynq-z2.yaml"),
-                      limits=board.limits, budget_cycles=board.target_cycles(),
-                      folding="given: " + args.folding if folding else "searched for the target")
-        sweep = [] if args.no_sweep else [sweep_point(base, board, fps) for fps in board.sweep_fps]
-        host = host_costs(hw["bundle"], board.arm_slowdown) if hw["bundle"] else None
-        config = folding_config(model)
-    write_json_atomic(config, out / "folding.json")
-    write_json_atomic({**result, "sweep": sweep, "host": host}, out / "estimate.json")
-    png = plot_png(result, sweep)
-    write_bytes_atomic(png, out / "estimate.png")
-    if host is not None:  # with this machine's host timings: a build output
-        write_bytes_atomic(markdown(result, sweep, host).encode(), out / "estimate.md")
-    if args.plot:
-        write_bytes_atomic(png, args.plot)
-    if args.report:  # nothing machine-dependent: may be tracked
-        write_bytes_atomic(markdown(result, sweep, None).encode(), args.report)
-    return result
-
-
 def summary(result: dict) -> str:
     t, u = result["total"], result["utilisation"]
     return (f"{result['part']} at {result['clock_mhz']:g} MHz: {result['fps']:.1f} frames/s (bottleneck "
             f"{result['bottleneck']}), LUT {t['lut']:,} ({u['lut_pct']:.1f} %), BRAM36 {u['bram36']:g} "
             f"({u['bram36_pct']:.1f} %), DSP {t['dsp']}")
-
-
-def main(argv=None) -> int:
-    import argparse
-    import warnings
-
-    from codenet.host.errors import exit_code
-    from codenet.overlay.fold_search import check_target
-    from codenet.overlay.hw_graph import add_graph_args
-
-    p = argparse.ArgumentParser(prog="python -m codenet.overlay.estimate",
-                                description="Fold for the target frame rate and estimate on the board.")
-    add_graph_args(p)
-    p.add_argument("--out", default="build/estimate", help="folder for estimate.json, estimate.png, folding.json")
-    p.add_argument("--report", default=None, help="also write the markdown report here without the host's "
-                                                  "machine timings (overlay/estimate.md); the full one goes to --out")
-    p.add_argument("--plot", default=None, help="also write the PNG plot here (overlay/estimate.png)")
-    p.add_argument("--no-sweep", action="store_true", help="skip the trade-off sweep (faster)")
-    args = p.parse_args(argv)
-    warnings.filterwarnings("ignore")  # brevitas/qonnx import chatter
-
-    def run_and_check():
-        result = run(args)
-        print(summary(result))
-        check_target(result)
-
-    return exit_code(run_and_check)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,10 @@
-"""The FINN flow as a library: QONNX -> FINN's integer graph with our layers as single nodes.
+"""The FINN flow's step list: QONNX + model card -> bundle, each step's graph saved beside the QONNX file.
 
-Sets what FINN needs itself (a build dir, a stand-in XILINX_VIVADO for the builder's bookkeeping,
-no XSI simulator), so no user environment variables are needed.
+QONNX -> FINN's integer graph with our layers as single nodes (streamline) -> FINN HW layers
+(to_hw_layers) -> folded (apply_folding) -> the bundle; then the folded graph specialized to our HLS
+ops (specialized.onnx), what FINN's cppsim and hw_codegen take. Sets what FINN needs itself (a build
+dir, a stand-in XILINX_VIVADO for the builder's bookkeeping, no XSI simulator), so no user
+environment variables are needed.
 """
 
 from __future__ import annotations
@@ -9,7 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
+
+from codenet.host.io import write_json_atomic
+from codenet.overlay.estimate.folding import apply_folding
+from codenet.overlay.flow.bundle_writer import write_bundle
 
 
 def prepare_finn(build_dir=None) -> None:
@@ -36,7 +44,7 @@ def streamline(qonnx_path):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    from codenet.overlay.absorb import AbsorbDeformable, AbsorbDyadicRequant
+    from codenet.overlay.transforms.absorb import AbsorbDeformable, AbsorbDyadicRequant
 
     model = ModelWrapper(str(qonnx_path))
     model.set_tensor_datatype(model.graph.input[0].name, DataType["UINT8"])
@@ -68,8 +76,8 @@ def to_hw_layers(model):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
-    from codenet.overlay.layout import MakeChannelwiseOpsNHWC
-    from codenet.overlay.to_hw import InferBoundedDeformableDW, InferDyadicRequantLayer
+    from codenet.overlay.transforms.nhwc import MakeChannelwiseOpsNHWC
+    from codenet.overlay.transforms.to_hw import InferBoundedDeformableDW, InferDyadicRequantLayer
 
     model = model.transform(LowerConvsToMatMul())
     reorder_log = logging.getLogger("finn_logger")
@@ -87,3 +95,27 @@ def to_hw_layers(model):
         model = model.transform(step)
     model = model.transform(SortGraph()).transform(GiveUniqueNodeNames()).transform(GiveReadableTensorNames())
     return model.transform(InferShapes()).transform(InferDataTypes())
+
+
+#: (name of the saved graph, step): QONNX -> FINN integer graph -> FINN HW layers -> folded
+STEPS = (("streamlined", streamline), ("hw_layers", to_hw_layers), ("folded", apply_folding))
+
+
+def build_bundle(qonnx_path, card: dict, bundle_dir, folding: dict | None = None) -> dict:
+    """Run STEPS on the QONNX file, write the bundle from the folded graph, save specialized.onnx;
+    returns the bundle's manifest."""
+    from codenet.overlay.codegen.specialize import specialize
+
+    out = Path(qonnx_path).parent
+    model, seconds = str(qonnx_path), {}
+    for name, step in STEPS:
+        t = time.perf_counter()
+        model = step(model, folding) if step is apply_folding else step(model)
+        seconds[name] = round(time.perf_counter() - t, 2)
+        model.save(str(out / f"{name}.onnx"))
+    manifest = write_bundle(model, card, bundle_dir)  # the bundle: HW layers, as the simulator runs them
+    t = time.perf_counter()
+    specialize(model).save(str(out / "specialized.onnx"))
+    seconds["specialized"] = round(time.perf_counter() - t, 2)
+    write_json_atomic(seconds, out / "time_per_step.json")
+    return manifest

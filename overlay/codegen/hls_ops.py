@@ -1,10 +1,10 @@
 """Our HLS ops for FINN: one per HW layer kind of the graph, each binding one kernel of
 hls/include/codenet (geometry, folding and bit widths as template arguments).
 
-Each class is the FINN HW layer (or ours, overlay/hw_ops.py) plus CodenetHLS (overlay/hls_backend.py),
+Each class is the FINN HW layer (or ours, overlay/ops/hw.py) plus CodenetHLS (overlay/codegen/backend.py),
 named <HW layer>_codenet in FINN's HLS domain; importing this module registers them there.
 get_exp_cycles: the HW layers' own where they count our kernels' loops (MVAU, VVAU, FMPadding,
-upsampling, duplication, requantization; the deformable window's from hw_ops), the sliding window's
+upsampling, duplication, requantization; the deformable window's from ops/hw.py), the sliding window's
 here (FINN's returns 0).
 """
 
@@ -14,8 +14,8 @@ import numpy as np
 from codenet.hls import binding
 from codenet.hls.csim import ACC_BITS, DW_MIN_ROW_WORDS, REQUANT_SBITS, requant_widths, signed_bits
 from codenet.host.errors import CodenetError
-from codenet.overlay import hw_ops
-from codenet.overlay.hls_backend import HLS_DOMAIN, CodenetHLS, c_array, pack_words
+from codenet.overlay.ops import hw as hw_ops
+from codenet.overlay.codegen.backend import HLS_DOMAIN, CodenetHLS, c_array, pack_words
 from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
 from finn.custom_op.fpgadataflow.duplicatestreams import DuplicateStreams
 from finn.custom_op.fpgadataflow.fmpadding import FMPadding

@@ -48,7 +48,7 @@ def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
     """Export through our FINN steps into out_dir (model.onnx, hw_layers.onnx, folded.onnx, bundle/).
     Returns {"hw_layers": path, "bundle": path, "source": what it was built from}."""
     from codenet.model.export import export, export_qonnx_model, model_card
-    from codenet.overlay.build import build_bundle
+    from codenet.overlay.flow.steps import build_bundle
 
     out = Path(out_dir)
     if model_path is not None:

@@ -1,4 +1,4 @@
-"""FINN's cppsim and hw_codegen on the specialized graph (overlay/specialize.py), with our kernels.
+"""FINN's cppsim and hw_codegen on the specialized graph (codegen/specialize.py), with our kernels.
 
     model = specialize(folded)
     model = prepare_cppsim(model)             # FINN PrepareCppSim + CompileCppSim + SetExecMode("cppsim")
@@ -31,7 +31,7 @@ def hls_nodes(model) -> list:
 def prepare_cppsim(model, num_workers: int | None = None):
     """Every HLS node's cppsim code generated and compiled (g++, cached under build/csim-cache), exec_mode
     cppsim: execute_onnx then runs each layer's C++."""
-    from codenet.overlay import hls_ops  # noqa: F401  registers our ops for FINN's workers
+    from codenet.overlay.codegen import hls_ops  # noqa: F401  registers our ops for FINN's workers
     from finn.transformation.fpgadataflow.compile_cppsim import CompileCppSim
     from finn.transformation.fpgadataflow.prepare_cppsim import PrepareCppSim
     from finn.transformation.fpgadataflow.set_exec_mode import SetExecMode
@@ -45,7 +45,7 @@ def generate_hls(model, out_dir=None, fpga_part: str = PART, clk_ns: float = CLK
     """FINN's PrepareIP (what step_hw_codegen runs) on the specialized graph: per HLS node top_<node>.cpp,
     params.h and hls_syn_<node>.tcl. With out_dir, each node's folder is copied to out_dir/<node> and the
     node points there (the Tcl finds its sources beside itself, so the folders can move)."""
-    from codenet.overlay import hls_ops  # noqa: F401
+    from codenet.overlay.codegen import hls_ops  # noqa: F401
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
     from qonnx.custom_op.registry import getCustomOp
 
@@ -80,19 +80,14 @@ def check_hls(model, workers: int = 2) -> dict:
         return dict(zip((n.name for n in nodes), pool.map(check, nodes)))
 
 
-def missing_tools() -> list:
-    """What HLS IP generation needs and this machine lacks (the check make overlay runs)."""
-    from codenet.overlay import synth
-
-    return [m for m in synth.missing_tools() if m.startswith("vitis_hls")]
-
-
 def synthesize_ip(model, fpga_part: str = PART):
     """FINN's HLSSynthIP (step_hw_ipgen) on generated code: Vitis HLS per node. A CodenetError before
     anything runs where vitis_hls is missing."""
     from finn.transformation.fpgadataflow.hlssynth_ip import HLSSynthIP
 
-    missing = missing_tools()
+    from codenet.overlay.flow.tools import missing_tools
+
+    missing = missing_tools(("vitis_hls",))
     if missing:
         raise CodenetError("HLS IP generation needs " + ", ".join(missing) + "; generate_hls wrote what it runs")
     return model.transform(HLSSynthIP(fpga_part))

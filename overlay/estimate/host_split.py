@@ -11,12 +11,13 @@ boxes) and the map back to image pixels. Timed here on one x86 core; the board's
 from __future__ import annotations
 
 import numpy as np
-from codenet.overlay.bench import best_of
+
+from codenet.overlay.bench.timing import best_of
 
 CAMERA = (480, 640)  # a VGA frame: what a USB camera on the PYNQ-Z2 gives
 
 
-def host_costs(bundle_dir, slowdown: float) -> dict:
+def host_split(bundle_dir, slowdown: float) -> dict:
     """Milliseconds per frame of each host step, here and scaled to the board."""
     import platform
 

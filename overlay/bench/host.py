@@ -13,6 +13,7 @@ import numpy as np
 from codenet.host.decode import decode, decode_reference
 from codenet.host.packing import pack, unpack
 from codenet.host.preprocess import letterbox_image
+from codenet.overlay.bench.timing import best_of
 
 
 def synthetic_head(num_classes: int, grid: int, objects: int = 12, seed: int = 0):
@@ -28,7 +29,7 @@ def synthetic_head(num_classes: int, grid: int, objects: int = 12, seed: int = 0
     return heat, size, offset
 
 
-def host_costs(best_of, size: int, num_classes: int, stride: int, head=None, score_threshold: float = 0.3,
+def host_costs(size: int, num_classes: int, stride: int, head=None, score_threshold: float = 0.3,
                dequantize=None, accumulators=None) -> dict:
     """Milliseconds per frame of each host stage; `head` (heat, size, offset) defaults to a synthetic one."""
     rng = np.random.default_rng(1)

@@ -9,9 +9,9 @@ from pathlib import Path
 from codenet.host.errors import CodenetError
 from codenet.model.config import reject_unknown_keys
 
-DEFAULT_BOARD = Path(__file__).parent / "pynq-z2.yaml"
+DEFAULT_BOARD = Path(__file__).parents[1] / "pynq-z2.yaml"  # overlay/, beside the folding
 SHELLS = ("VIVADO_ZYNQ",)  # the PYNQ-Z2 has no Alveo/Vitis shell
-# "computed": every FIFO at the depth overlay/fifos.py computes. FINN's own sizing methods are refused:
+# "computed": every FIFO at the depth overlay/flow/fifos.py computes. FINN's own sizing methods are refused:
 # distributed_sim and live_fifo size by RTL simulation (Vivado's XSI), force_minimal_fifos ignores what
 # a join needs
 FIFO_SIZING = ("computed",)

@@ -6,7 +6,7 @@ from onnx import helper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-from codenet.overlay import hw_ops
+from codenet.overlay.ops import hw as hw_ops
 
 
 class InferDyadicRequantLayer(Transformation):

@@ -2,7 +2,7 @@
 
 Streams are NHWC with channels folded by PE/SIMD, as FINN's own layers. Python execution uses
 host.intops, the simulator's integers. The estimators (get_exp_cycles, lut/bram/dsp_estimation) are
-overlay/costs.py's models of our HLS kernels (hls/include/codenet/requant.hpp,
+estimate/costs.py's models of our HLS kernels (hls/include/codenet/requant.hpp,
 deformable_dw.hpp). The domain is this module's path, so FINN's worker processes find the ops by
 importing it (no registration step).
 """
@@ -15,13 +15,14 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from codenet.host import intops
-from codenet.overlay import costs
+from codenet.overlay.estimate import costs
 
-DOMAIN = "codenet.overlay.hw_ops"
+DOMAIN = __name__  # codenet.overlay.ops.hw: what getCustomOp imports
+HW_DOMAINS = ("finn.custom_op.fpgadataflow", DOMAIN)  # FINN's HW layers and ours
 
 
 class CostModel:
-    """FINN's estimate hooks, all from the op's `cost()` (overlay/costs.py, following our HLS)."""
+    """FINN's estimate hooks, all from the op's `cost()` (estimate/costs.py, following our HLS)."""
 
     def get_exp_cycles(self):
         return self.cost().cycles
