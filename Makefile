@@ -140,6 +140,20 @@ ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the
 	$(PY) -m codenet.model.ptq --float runs/trees-finetune/float.pt --qat model/weights/trees.pt --data trees \
 		--splits val,test,cross-site --out build/ptq-trees
 
+# hardware-aware channel pruning of the tree detector (after make train-trees): the greedy search to 1.5 x the
+# board's frame rate on the unpruned network's LUT and BRAM, the widest uniform narrowing within the same
+# budget, both fine-tuned alike (30 float + 5 QAT epochs, distilled from the unpruned float model), the plot
+PRUNE := $(ONE_CORE) nice -n 10 $(PY) -m codenet.model.prune
+PRUNE_OUT := build/prune-trees
+.PHONY: prune-trees
+prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector against the estimate vs uniform narrowing (about 1.5 h, niced) -> build/prune-trees
+	$(PRUNE) search --model runs/trees-finetune/float.pt --data trees --out $(PRUNE_OUT)
+	$(PRUNE) uniform --model runs/trees-finetune/float.pt --out $(PRUNE_OUT)
+	$(foreach v,pruned uniform,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
+		--teacher runs/trees-finetune/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
+	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees-finetune:shipped \
+		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform --out $(PRUNE_OUT)
+
 report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md
 
