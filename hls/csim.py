@@ -370,11 +370,11 @@ def compile_cached(files: dict, main: str, name: str, flags=FLAGS, syntax_only: 
     return Binary(target, True, time.perf_counter() - start)
 
 
-def build(kernels, verbose: bool = False) -> Binary:
+def build(kernels, verbose: bool = False, flags=FLAGS) -> Binary:
     """Compile (or find in the cache) one testbench binary holding every kernel's instantiation."""
     if verbose:
         print(f"{len({k.case for k in kernels})} kernel instantiations", file=sys.stderr, flush=True)
-    return compile_cached({"tb.cpp": generate(kernels)}, "tb.cpp", "tb", verbose=verbose)
+    return compile_cached({"tb.cpp": generate(kernels)}, "tb.cpp", "tb", flags=flags, verbose=verbose)
 
 
 def run_binary(args: list, what: str) -> subprocess.CompletedProcess:

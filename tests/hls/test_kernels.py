@@ -61,7 +61,7 @@ DEFORM = [(1, 6, 7, 3, 2, 1, "one"), (1, 6, 7, 3, 2, 3, "bound"), (2, 9, 8, 4, 4
 # (vectors, MW, MH, SIMD, PE, weight bits)
 MVAU = [(7, 27, 8, 1, 1, 8), (5, 27, 8, 3, 2, 8), (3, 27, 8, 27, 8, 8), (9, 16, 18, 4, 6, 4),
         (4, 16, 18, 16, 18, 4), (6, 24, 1, 8, 1, 4), (3, 5, 3, 5, 1, 4), (2, 144, 16, 16, 4, 4),
-        (4, 9, 7, 1, 7, 4)]
+        (4, 9, 7, 1, 7, 4), (3, 30, 4, 30, 2, 3), (2, 20, 3, 20, 3, 5), (2, 18, 2, 9, 2, 8)]
 # (windows, k, C, PE, weight bits)
 VVAU = [(10, 3, 8, 1, 4), (10, 3, 8, 4, 4), (10, 3, 8, 8, 4), (7, 3, 6, 3, 4), (5, 5, 4, 2, 4),
         (6, 1, 5, 5, 4), (9, 3, 3, 3, 8), (4, 3, 24, 24, 4)]
@@ -245,15 +245,20 @@ def small_graph(seed=0) -> Graph:
 GRAPH_IMAGES = (3, 15, 13, 3)  # odd, non-square
 
 
-@pytest.fixture(scope="module")
-def binary():
+# the kernels as Vitis HLS, FINN's cppsim and the per-layer csim compile them (ap_int's range select),
+# and as the whole-network program does (lanes on ap_int's limbs: hls/include/codenet/common.hpp)
+LANES = {"range select": csim.FLAGS, "fast lanes": csim.FLAGS + ("-DCODENET_CSIM_FAST_LANES",)}
+
+
+@pytest.fixture(scope="module", params=list(LANES))
+def binary(request):
     kernels = []
     for make, cases in MAKERS.values():
         for case in cases:
             lay, arrays, inputs, _ = make(case)
             kernels.append(csim.plan(lay, arrays, inputs))
     kernels += csim.plan_graph(small_graph(), GRAPH_IMAGES)
-    return csim.build(kernels), kernels
+    return csim.build(kernels, flags=LANES[request.param]), kernels, LANES[request.param]
 
 
 def check(binary, make, case):
@@ -381,7 +386,7 @@ def test_weight_bits_are_the_layers_not_guessed():
 
 
 def test_second_build_is_cached(binary):
-    again = csim.build(binary[1])
+    again = csim.build(binary[1], flags=binary[2])
     assert not again.compiled and again.path == binary[0].path
 
 

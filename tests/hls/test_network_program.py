@@ -1,4 +1,4 @@
-"""The whole network as one program (hls/network.py): a thread per kernel, bounded streams at the
+"""The whole network as one program (hls/network.py): a fiber per kernel, bounded streams at the
 build's FIFO depths. Exact against the simulator; a FIFO too shallow for a join is a deadlock, reported
 in one line naming the stream."""
 

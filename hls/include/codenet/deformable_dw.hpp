@@ -79,10 +79,10 @@ void deformable_dw(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<DBI
                 ap_uint<PE * ACC_BITS> y_word;
                 for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                    ap_int<ACC_BITS> sum = (first ? ap_int<ACC_BITS>(0) : acc[pe]) +
-                                           lane<ABITS>(a, pe) * ap_int<WBITS>(lane<WBITS>(w, pe));
+                    ap_int<ACC_BITS> sum = mac<ABITS, WBITS>(first ? ap_int<ACC_BITS>(0) : acc[pe], lane<ABITS>(a, pe),
+                                                             ap_int<WBITS>(lane<WBITS>(w, pe)));
                     acc[pe] = sum;
-                    y_word((pe + 1) * ACC_BITS - 1, pe * ACC_BITS) = sum;
+                    set_lane<ACC_BITS>(y_word, pe, sum);
                 }
                 if (last) out.write(y_word);  // channel group cf of pixel (oy, ox) is complete
                 if (++kx == 3) {

@@ -42,20 +42,13 @@ void mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * ACC_B
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             ap_uint<SIMD * WBITS> w = weights[pe][nf * SF + sf];
-            ap_int<ACC_BITS> sum = sf == 0 ? ap_int<ACC_BITS>(0) : acc[pe];
-            for (unsigned s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-                ap_uint<ABITS> a = lane<ABITS>(x, s);
-                ap_int<WBITS> b = lane<WBITS>(w, s);
-                sum += a * b;  // ap_int<ABITS+WBITS>: exact
-            }
-            acc[pe] = sum;
+            acc[pe] = dot<SIMD, ABITS, WBITS>(sf == 0 ? ap_int<ACC_BITS>(0) : acc[pe], x, w);
         }
         if (++sf == SF) {  // the PE sums are complete
             ap_uint<PE * ACC_BITS> y;
             for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                y((pe + 1) * ACC_BITS - 1, pe * ACC_BITS) = acc[pe];
+                set_lane<ACC_BITS>(y, pe, acc[pe]);
             }
             out.write(y);
             sf = 0;

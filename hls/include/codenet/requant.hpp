@@ -6,6 +6,27 @@
 
 namespace codenet {
 
+namespace detail {
+
+/// clip((acc * mult + bias) >> shift, LO, HI) in PBITS bits, which hold every intermediate.
+template <unsigned PBITS, int LO, int HI, int IBITS, int MBITS, int BBITS, int SBITS>
+CODENET_INLINE ap_int<PBITS> rescale(ap_int<IBITS> const &acc, ap_int<MBITS> const &mult, ap_int<BBITS> const &bias,
+                      ap_uint<SBITS> const &shift) {
+#pragma HLS INLINE
+#ifdef CODENET_CSIM_FAST_LANES
+    if (PBITS <= 63) {  // int64 holds it too (the C simulation's fast path; common.hpp)
+        int64_t v = (int64_t(acc.to_int64()) * mult.to_int64() + bias.to_int64()) >> shift.to_uint();
+        return ap_int<PBITS>(v < LO ? int64_t(LO) : v > HI ? int64_t(HI) : v);
+    }
+#endif
+    ap_int<PBITS> v = acc * mult;  // ap_int<IBITS+MBITS>: exact
+    v += bias;
+    v >>= shift;  // arithmetic: floor
+    return v < LO ? ap_int<PBITS>(LO) : v > HI ? ap_int<PBITS>(HI) : v;
+}
+
+}  // namespace detail
+
 /// y = clip((acc * mult[c] + bias[c]) >> shift[c], LO, HI), the shift arithmetic (floor), computed
 /// exactly: acc*mult needs IBITS+MBITS bits and the sum one more than the wider term, so nothing
 /// wraps (a shift past that width leaves 0 or -1, as int64 does). The output keeps the OBITS low bits of y: unsigned codes for LO >= 0 (8-bit activations,
@@ -39,11 +60,7 @@ void dyadic_requant(hls::stream<ap_uint<PE * IBITS>> &in, hls::stream<ap_uint<PE
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             ap_int<IBITS> acc = lane<IBITS>(x, pe);
-            ap_int<PBITS> v = acc * mult[pe][cf];  // ap_int<IBITS+MBITS>: exact
-            v += bias[pe][cf];
-            v >>= shift[pe][cf];  // arithmetic: floor
-            ap_int<PBITS> q = v < LO ? ap_int<PBITS>(LO) : v > HI ? ap_int<PBITS>(HI) : v;
-            y((pe + 1) * OBITS - 1, pe * OBITS) = q(OBITS - 1, 0);
+            set_lane<OBITS>(y, pe, detail::rescale<PBITS, LO, HI>(acc, mult[pe][cf], bias[pe][cf], shift[pe][cf]));
         }
         out.write(y);
         if (++cf == CF) cf = 0;

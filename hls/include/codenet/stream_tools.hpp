@@ -31,7 +31,7 @@ void width_converter(hls::stream<ap_uint<IN_W>> &in, hls::stream<ap_uint<OUT_W>>
     unsigned k = 0;
     for (unsigned i = 0; i < in_words; i++) {
 #pragma HLS PIPELINE II=1
-        word(IN_W * (k + 1) - 1, IN_W * k) = in.read();
+        set_lane<IN_W>(word, k, in.read());
         if (++k == N) {
             out.write(word);
             k = 0;
@@ -48,7 +48,7 @@ void width_converter(hls::stream<ap_uint<IN_W>> &in, hls::stream<ap_uint<OUT_W>>
     for (unsigned i = 0; i < in_words * N; i++) {
 #pragma HLS PIPELINE II=1
         if (k == 0) word = in.read();
-        out.write(word(OUT_W * (k + 1) - 1, OUT_W * k));
+        out.write(lane<OUT_W>(word, k));
         if (++k == N) k = 0;
     }
 }

@@ -13,16 +13,16 @@ namespace detail {
 /// One window word: PE channels' tap t into their accumulators acc[cf]; at the last tap channel
 /// group cf is complete and leaves.
 template <unsigned TAPS, unsigned CF, unsigned PE, unsigned WBITS, unsigned ABITS>
-void vvau_word(ap_int<ACC_BITS> acc[CF][PE], ap_uint<PE * ABITS> const &x, ap_uint<PE * WBITS> const &w,
+CODENET_INLINE void vvau_word(ap_int<ACC_BITS> acc[CF][PE], ap_uint<PE * ABITS> const &x, ap_uint<PE * WBITS> const &w,
                unsigned t, unsigned cf, hls::stream<ap_uint<PE * ACC_BITS>> &out) {
 #pragma HLS INLINE
     ap_uint<PE * ACC_BITS> y;
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        ap_int<ACC_BITS> sum = (t == 0 ? ap_int<ACC_BITS>(0) : acc[cf][pe]) +
-                               lane<ABITS>(x, pe) * ap_int<WBITS>(lane<WBITS>(w, pe));  // ap_int<ABITS+WBITS+1>
+        ap_int<ACC_BITS> sum = mac<ABITS, WBITS>(t == 0 ? ap_int<ACC_BITS>(0) : acc[cf][pe], lane<ABITS>(x, pe),
+                                                 ap_int<WBITS>(lane<WBITS>(w, pe)));
         acc[cf][pe] = sum;
-        y((pe + 1) * ACC_BITS - 1, pe * ACC_BITS) = sum;
+        set_lane<ACC_BITS>(y, pe, sum);
     }
     if (t == TAPS - 1) out.write(y);
 }
