@@ -23,7 +23,7 @@ HOST_DEV_NODEPS := finn-plus-driver==1.6.1
 HOST_DEV := opencv-python-headless
 ONE_CORE := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: help test test-all test-armhf demo bundle csim bench bench-armhf estimate overlay train ablation report info bench-board board clean
+.PHONY: help test test-all test-armhf demo bundle csim csim-network bench bench-armhf estimate overlay train ablation report info bench-board board clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -82,6 +82,12 @@ bundle: $(VENV)/.installed  ## export the shipped models (codenet-s, trees), fol
 
 csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS kernels vs the simulator
 	$(PY) -m codenet.hls.csim --bundle host/bundles/codenet-s --images $(or $(N),4)
+
+build/export-codenet-s/specialized.onnx: model/weights/codenet-s.pt overlay/folding.json | $(VENV)/.installed
+	$(CODENET) export --model model/weights/codenet-s.pt --out build/export-codenet-s --folding overlay/folding.json
+
+csim-network: build/export-codenet-s/specialized.onnx  ## codenet-s as one C-simulated program of its generated HLS tops: 20 images vs the simulator, frames/s
+	$(PY) -m codenet.overlay.codegen.network --export build/export-codenet-s --images $(or $(N),20)
 
 bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
 	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json

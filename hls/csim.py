@@ -468,8 +468,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m codenet.hls.csim", description=__doc__.split("\n")[0])
     ap.add_argument("--bundle", required=True, help="bundle folder (manifest.json + graph.npz)")
     ap.add_argument("--images", type=int, default=4, help="images: the samples, then random ones")
-    ap.add_argument("--network", action="store_true", help="the whole network as one threaded program, its "
-                                                            "streams at the build's FIFO depths (codenet.hls.network)")
+    ap.add_argument("--network", action="store_true", help="the whole network as one program, a fiber a kernel, "
+                                                            "its streams at the build's FIFO depths (codenet.hls.network)")
+    ap.add_argument("--jobs", type=int, default=0, help="with --network: copies of the program run at once, the "
+                                                        "images split among them (default: one a core)")
     args = ap.parse_args(argv)
     reason = unavailable()
     if reason:
@@ -478,7 +480,7 @@ def main(argv=None) -> int:
     bundle = load_bundle(args.bundle)
     images = sample_images(bundle.input_size, args.images)
     if args.network:
-        return _main_network(bundle, images, simulate)
+        return _main_network(bundle, images, simulate, args.jobs or os.cpu_count() or 1)
     kernels = plan_graph(bundle.graph, images.shape)
     binary = build(kernels, verbose=True)
     how = f"compiled in {binary.seconds:.1f} s" if binary.compiled else "cached"
@@ -496,13 +498,13 @@ def main(argv=None) -> int:
     return 0 if all(exact) and hw.dtype == ref.dtype and hw.shape == ref.shape else 1
 
 
-def _main_network(bundle, images, simulate) -> int:
+def _main_network(bundle, images, simulate, jobs: int) -> int:
     from codenet.hls import network
 
     try:
         binary, _ = network.build(bundle.graph, images.shape, network.fifo_depths(bundle.graph))
         start = time.perf_counter()
-        hw, marks = network.run_network(bundle.graph, images, binary=binary)
+        hw, marks = network.run_network(bundle.graph, images, binary=binary, jobs=jobs)
     except CsimError as e:
         print(f"csim error: {e}", file=sys.stderr)
         return 1
@@ -513,7 +515,7 @@ def _main_network(bundle, images, simulate) -> int:
     exact = [bool(np.array_equal(hw[i], ref[i])) for i in range(len(images))]
     fullest = max(marks.items(), key=lambda kv: kv[1][0] / kv[1][1])
     print(f"network program: {len(marks)} streams, the fullest {fullest[0]} at {fullest[1][0]} of {fullest[1][1]}")
-    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images), "
+    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images, {jobs} job(s)), "
           f"simulator {len(images) / sim_s:.2f} frames/s")
     print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
     return 0 if all(exact) else 1

@@ -33,7 +33,7 @@ PIXEL_KERNELS = ("mvau", "requant")
 
 
 def fifo_depths(graph) -> dict:
-    """{(layer name, input index): depth} of a bundle graph, as overlay/fifos.py sets them in the build:
+    """{(layer name, input index): depth} of a bundle graph, as overlay/flow/fifos.py sets them in the build:
     DEFAULT_DEPTH, and on a deformable layer's features the latency of its dilation branch."""
     producer = {t: layer for layer in graph.layers for t in layer["outputs"]}
     depths = {}
@@ -115,6 +115,7 @@ def generate(graph, kernels, depths: dict, image_shape) -> str:
             if width != want:  # a width converter, as FINN's InsertDWC puts it, then the FIFO
                 name = f"s{li}_in{j}"
                 declare(name, want, label, depth)
+                prog.decls.append(f'    {src}.set_name("{tensor} -> width converter to {layer["name"]}");')
                 words = int(np.prod(prod.outputs[0].shape)) * _element_bits(prod) // width
                 prog.kernels.append((f"width converter to {layer['name']}",
                                      f"codenet::width_converter<{width}, {want}>({src}, {name}, {words}U)"))

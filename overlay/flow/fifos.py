@@ -18,6 +18,11 @@ from codenet.hls.network import PIPELINE_WORDS  # a kernel's pipeline latency in
 PIXEL_KERNELS = ("MVAU", "DyadicRequant")  # codenet.hls.network.PIXEL_KERNELS, as FINN layers
 
 
+def _layer(node) -> str:
+    """The HW layer a node is, before or after specialization (MVAU_codenet is an MVAU)."""
+    return node.op_type.removesuffix("_codenet")
+
+
 def fifo_depths(model) -> dict:
     """{(consumer node name, input index): depth} for every stream input of every HW layer."""
     depths = {}
@@ -29,7 +34,7 @@ def fifo_depths(model) -> dict:
             if model.get_initializer(tensor) is not None or prod is None or prod.op_type == "Transpose":
                 continue
             depth = MIN_DEPTH
-            if node.op_type == "BoundedDeformableDW" and j == 0:
+            if _layer(node) == "BoundedDeformableDW" and j == 0:
                 depth += _branch_latency(model, node)
             depths[(node.name, j)] = depth
     return depths
@@ -41,8 +46,8 @@ def _branch_latency(model, node) -> int:
     from codenet.host.errors import CodenetError
 
     kernels, prod = 0, model.find_producer(node.input[1])
-    while prod is not None and prod.op_type not in ("DuplicateStreams", "Transpose"):
-        if prod.op_type not in PIXEL_KERNELS:
+    while prod is not None and _layer(prod) not in ("DuplicateStreams", "Transpose"):
+        if _layer(prod) not in PIXEL_KERNELS:
             raise CodenetError(f"{node.name}: its dilation branch holds a {prod.op_type}, which the FIFO depths "
                                "are not computed for")
         kernels += 1

@@ -51,20 +51,21 @@ class stream : public net::StreamInfo {
     }
 
     void set_depth(size_t depth) {
-        ring_.assign(depth ? depth : 1, T());
+        cap_ = depth ? depth : 1;
+        ring_.assign(cap_, T());
         head_ = count_ = 0;
     }
     void set_name(char const *name) { name_ = name; }
     std::string const &name() const override { return name_; }
-    size_t depth() const override { return ring_.size(); }
+    size_t depth() const override { return cap_; }
     size_t size() const override { return count_; }
     size_t high_water() const override { return high_; }
     bool writer_waits() const override { return writer_waiting_; }
 
     void write(T const &v) {
-        if (count_ == ring_.size()) wait_for_room();
+        if (count_ == cap_) wait_for_room();
         size_t at = head_ + count_;
-        ring_[at < ring_.size() ? at : at - ring_.size()] = v;
+        ring_[at < cap_ ? at : at - cap_] = v;
         if (++count_ > high_) high_ = count_;
         if (reader_waiting_) wake_reader();
     }
@@ -72,7 +73,7 @@ class stream : public net::StreamInfo {
     T read() {
         if (count_ == 0) wait_for_data();
         T v = ring_[head_];
-        if (++head_ == ring_.size()) head_ = 0;
+        if (++head_ == cap_) head_ = 0;
         count_--;
         if (writer_waiting_) wake_writer();
         return v;
@@ -81,19 +82,19 @@ class stream : public net::StreamInfo {
     void operator<<(T const &v) { write(v); }
     void operator>>(T &v) { v = read(); }
     bool empty() const { return count_ == 0; }
-    bool full() const { return count_ == ring_.size(); }
+    bool full() const { return count_ == cap_; }
 
   private:
-    // the slow paths, out of line: a kernel's loop inlines only the ring buffer
-    __attribute__((noinline)) void wait_for_room() {
+    // the waits and wake-ups: inlined into the kernel's loop too (out of line, they cost a third more)
+    void wait_for_room() {
         net::Scheduler &s = net::scheduler();
         writer_ = s.current;
-        while (count_ == ring_.size()) {
+        while (count_ == cap_) {
             writer_waiting_ = true;
             s.block(reader_);
         }
     }
-    __attribute__((noinline)) void wait_for_data() {
+    void wait_for_data() {
         net::Scheduler &s = net::scheduler();
         reader_ = s.current;
         while (count_ == 0) {
@@ -101,18 +102,18 @@ class stream : public net::StreamInfo {
             s.block(writer_);
         }
     }
-    __attribute__((noinline)) void wake_reader() {
+    void wake_reader() {
         reader_waiting_ = false;
         net::scheduler().wake(reader_);
     }
-    __attribute__((noinline)) void wake_writer() {
+    void wake_writer() {
         writer_waiting_ = false;
         net::scheduler().wake(writer_);
     }
 
     std::string name_;
     std::vector<T> ring_;
-    size_t head_ = 0, count_ = 0, high_ = 0;
+    size_t cap_ = 1, head_ = 0, count_ = 0, high_ = 0;
     net::Fiber *reader_ = nullptr, *writer_ = nullptr;  // the kernels at each end, once one has waited
     bool reader_waiting_ = false, writer_waiting_ = false;
 };
