@@ -86,8 +86,8 @@ csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS ker
 build/export-codenet-s/specialized.onnx: model/weights/codenet-s.pt overlay/folding.json | $(VENV)/.installed
 	$(CODENET) export --model model/weights/codenet-s.pt --out build/export-codenet-s --folding overlay/folding.json
 
-csim-network: build/export-codenet-s/specialized.onnx  ## codenet-s as one C-simulated program of its generated HLS tops: 20 images vs the simulator, frames/s
-	$(PY) -m codenet.overlay.codegen.network --export build/export-codenet-s --images $(or $(N),20)
+csim-network: build/export-codenet-s/specialized.onnx  ## codenet-s as one C-simulated program of its generated HLS tops: 20 images vs the simulator, frames/s -> build/csim-network.json
+	$(PY) -m codenet.overlay.codegen.network --export build/export-codenet-s --images $(or $(N),20) --out build/csim-network.json
 
 bench: $(VENV)/.installed  ## simulator frames/s vs onnxruntime, host costs -> build/bench.json
 	$(ONE_CORE) $(PY) -m codenet.overlay.bench --out build/bench.json

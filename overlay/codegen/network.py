@@ -137,6 +137,7 @@ def main(argv=None) -> int:
     ap.add_argument("--export", required=True, help="a `codenet export` folder (specialized.onnx and bundle/)")
     ap.add_argument("--images", type=int, default=20, help="images: the samples, then random ones (default 20)")
     ap.add_argument("--jobs", type=int, default=0, help="copies of the program run at once (default: one a core)")
+    ap.add_argument("--out", default="", help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
     import os
 
@@ -176,6 +177,12 @@ def main(argv=None) -> int:
     print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images, {jobs} job(s)), "
           f"simulator {len(images) / sim_s:.2f} frames/s (one process)")
     print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
+    if args.out:
+        from codenet.host.io import write_json_atomic
+
+        write_json_atomic({"images": len(images), "exact": sum(exact), "tops": info.nodes, "jobs": jobs,
+                           "csim_fps": len(images) / csim_s, "simulator_fps": len(images) / sim_s,
+                           "cpu": os.cpu_count(), "high_water": {k: list(v) for k, v in marks.items()}}, args.out)
     return 0 if all(exact) and hw.shape == ref.shape else 1
 
 
