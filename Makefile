@@ -155,10 +155,12 @@ PRUNE_OUT := build/prune-trees
 prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector against the estimate vs uniform narrowing (about 1.5 h, niced) -> build/prune-trees
 	$(PRUNE) search --model runs/trees-finetune/float.pt --data trees --out $(PRUNE_OUT)
 	$(PRUNE) uniform --model runs/trees-finetune/float.pt --out $(PRUNE_OUT)
-	$(foreach v,pruned uniform,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
+	$(PRUNE) uniform --model runs/trees-finetune/float.pt --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
+	$(foreach v,pruned uniform uniform-85,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
 		--teacher runs/trees-finetune/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
 	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees-finetune:shipped \
-		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform --out $(PRUNE_OUT)
+		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \
+		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" --out $(PRUNE_OUT)
 
 report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md

@@ -7,14 +7,18 @@ input), the next pointwise conv's input column, and in the decoder the dilation 
 Pruning slices the float model's weights and BN tensors, so the pruned network computes what the
 original computes with those channels' contributions removed (tests/model/test_prune.py).
 
-The search is a greedy on measured accuracy: each step tries cutting every group by about an eighth
+The search is a greedy on measured accuracy: each step tries cutting every group by about a quarter
 (channels of least BN |gamma| first, as network slimming ranks them), scores each candidate's val AP50
-without fine-tuning, and takes the one that loses the least AP50 per unit of hardware saved. The
-unit is the mean of the MAC and weight-bit fractions: at a fixed frame rate LUTs follow the MAC
-lanes the folding needs and BRAM follows the weight bits, and the folding search balances the two.
-Each step's result is then estimated for real (untrained graph, folding searched for the target,
-overlay costs), and the search stops once that estimate fits. Counts stay multiples of QUANTUM, so
-every layer keeps power-of-two PE/SIMD choices for the folding.
+without fine-tuning, and takes the one that loses the least AP50 per unit of hardware saved (the loss
+floored at NOISE_AP50, so a lucky score on a cut that saves little does not win). The unit is the
+compute layers' LUT and BRAM as the overlay's cost models price them folded for the target frame rate
+(`compute_cost`), as fractions of the start's, of whichever the last estimate found over the budget
+(both, averaged, when both or neither are): a channel is worth what it lets the folding
+take back, a step function (a layer's PE halves only once its cycles fit), not its MACs (a MAC and
+weight-bit price, tried first, took steps that saved 20 LUTs). Each step's result is then estimated
+for real (untrained graph, folding searched for the target, every cost the overlay counts), and the
+search stops once that estimate fits. Counts stay multiples of QUANTUM, so every layer keeps
+power-of-two PE/SIMD choices for the folding.
 
     python -m codenet.model.prune search --model runs/trees-finetune/float.pt --data trees --out build/prune
 """
@@ -30,7 +34,9 @@ from types import SimpleNamespace
 from codenet.host.errors import CodenetError
 
 QUANTUM = 8  #: every pruned count is a multiple of this: PE/SIMD of 1, 2, 4, 8 always divide it
-STEP_FRACTION = 1 / 8  #: a search step cuts a group by about this much (at least QUANTUM channels)
+#: AP50 differences below this are not evidence (about one point on the trees val split's 124 crowns)
+NOISE_AP50 = 1.0
+STEP_FRACTION = 1 / 4  #: a search step cuts a group by about this much (at least QUANTUM channels)
 
 
 def overlay():
@@ -164,7 +170,7 @@ def config_yaml(cfg, train: dict | None = None) -> str:
     from codenet.model.checkpoint import plain
 
     return yaml.safe_dump({"model": plain(cfg.to_dict()), **({"train": plain(train)} if train else {})},
-                          sort_keys=False)
+                          sort_keys=False, default_flow_style=None)
 
 
 def hw_graph(cfg):
@@ -300,13 +306,21 @@ def search(model, score, estimate, budget_cycles: int, max_steps: int = 60, log=
     Returns (pruned model, the path: one row per step).
     """
     lut0, bram0 = compute_cost(model, budget_cycles)
+    weights = (0.5, 0.5)
 
     def price(m):
         lut, bram = compute_cost(m, budget_cycles)
-        return 0.5 * lut / lut0 + 0.5 * bram / max(bram0, 1)
+        return weights[0] * lut / lut0 + weights[1] * bram / max(bram0, 1)
 
-    current, current_score, current_price = model, score(model), 1.0
+    def binding(misses):
+        """Price what the estimate says is over: LUT, BRAM, or both alike."""
+        lut, bram = any(m.startswith("LUT") for m in misses), any(m.startswith("BRAM") for m in misses)
+        return (1.0, 0.0) if lut and not bram else (0.0, 1.0) if bram and not lut else (0.5, 0.5)
+
+    current, current_score = model, score(model)
     est = estimate(model.cfg)
+    weights = binding(est["misses"])
+    current_price = price(model)
     path = [{"step": 0, "group": None, "widths": widths(model.cfg), "score": round(current_score, 2),
              "price": 1.0, "estimate": est}]
     log(f"start: AP50 {current_score:.1f}, {est['fps']:.1f} frames/s, LUT {est['lut']}, BRAM18 {est['bram18']}"
@@ -320,15 +334,19 @@ def search(model, score, estimate, budget_cycles: int, max_steps: int = 60, log=
             if counts[group] < QUANTUM or legal(with_widths(current.cfg, counts)):
                 continue
             cand = prune_to(current, counts, name)
-            s, p = score(cand), price(cand)
-            # AP50 lost per unit saved; a candidate that loses nothing (val noise can make it gain) ranks
-            # by what it saves, so the search never prefers a small cut for a lucky score
-            saved = max(current_price - p, 1e-9)
-            candidates.append(((max(current_score - s, 0.0) / saved, -saved), group, cand, s, p))
+            p = price(cand)
+            if p >= current_price:  # fewer channels can fold worse (fewer divisors): never a step
+                continue
+            # AP50 lost per unit saved, the loss floored at the val split's noise: a cut that loses
+            # nothing by luck must still save enough to beat one that loses a little and saves much
+            s, saved = score(cand), current_price - p
+            candidates.append(((max(current_score - s, 0.0) + NOISE_AP50) / saved, group, cand, s, p))
         if not candidates:
             raise CodenetError(f"nothing left to prune and the budget is still missed: {'; '.join(est['misses'])}")
         _, group, current, current_score, current_price = min(candidates, key=lambda c: c[0])
         est = estimate(current.cfg)
+        weights = binding(est["misses"])
+        current_price = price(current)
         path.append({"step": len(path), "group": group, "widths": widths(current.cfg),
                      "score": round(current_score, 2), "price": round(current_price, 4), "estimate": est})
         log(f"step {len(path) - 1}: {group} -> {widths(current.cfg)[group]}: AP50 {current_score:.1f}, price "
@@ -459,20 +477,25 @@ def run_search(model_path, data: str, out_dir, fps: float | None = None, board_p
 
 
 def run_uniform(model_path, out_dir, fps: float | None = None, board_path=None,
-                name: str = "codenet-trees-uniform") -> dict:
-    """The baseline: the widest uniform narrowing of the float model within the same budget as the search,
-    sliced the same way (largest |gamma| kept) -> out_dir/{name}.yaml, {name}-float.pt, uniform.json."""
+                name: str = "codenet-trees-uniform", alpha: float | None = None) -> dict:
+    """The baseline: the widest uniform narrowing of the float model within the same budget as the search
+    (or the one at `alpha`, a further point of the curve, budget or not), sliced the same way (largest
+    |gamma| kept) -> out_dir/{name}.yaml, {name}-float.pt, {name}.json."""
     from codenet.host.io import write_json_atomic
     from codenet.model.checkpoint import load_model
 
     model, classes, _ = load_model(model_path)
     board = overlay().load_board(board_path)
     budget = reference_budget(model.cfg, board, fps or 1.5 * board.target_fps)
-    alpha, counts, e = choose_uniform(model.cfg, board, budget)
+    if alpha is None:
+        alpha, counts, e = choose_uniform(model.cfg, board, budget)
+    else:
+        counts = uniform(model.cfg, alpha)
+        e = estimator(board, budget)(with_widths(model.cfg, counts))
     config = write_variant(model, classes, counts, name, out_dir, {"uniform_from": str(model_path), "alpha": alpha})
     result = {"source": str(model_path), "budget": dataclasses.asdict(budget), "alpha": alpha, "widths": counts,
               "estimate": e, "config": str(config)}
-    write_json_atomic(result, Path(out_dir) / "uniform.json")
+    write_json_atomic(result, Path(out_dir) / f"{name}.json")
     return result
 
 
@@ -527,7 +550,7 @@ def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> Non
                           f"BRAM18 {budget.bram18}"),
                          (axes[1], lambda p: p["at_budget"]["lut"], f"estimated LUT, folded for {budget.fps:g} frames/s")):
         for p in points:
-            c = colours.get(p["role"], "tab:green")
+            c = next((c for role, c in colours.items() if p["role"].startswith(role)), "tab:green")
             ax.scatter(x(p), p["ap50"]["val"], color=c, marker="o", label=f"{p['name']} (val)")
             ax.scatter(x(p), p["ap50"]["test"], color=c, marker="^", label=f"{p['name']} (test)")
         ax.set_xlabel(label)
@@ -582,6 +605,8 @@ def main(argv=None) -> int:
     u.add_argument("--model", required=True, help="the float model file to narrow")
     u.add_argument("--fps", type=float, default=None, help="as for search")
     u.add_argument("--board", default=None)
+    u.add_argument("--alpha", type=float, default=None, help="this width factor instead of the widest within budget")
+    u.add_argument("--name", default="codenet-trees-uniform", help="the config's name (and its files')")
     u.add_argument("--out", default="build/prune")
     f = sub.add_parser("finetune", help="float fine-tune + QAT of a sliced config, distilled from a float teacher")
     f.add_argument("--config", required=True, help="the sliced network's YAML (train.init_from: its float file)")
@@ -603,7 +628,7 @@ def main(argv=None) -> int:
             print(f"{len(r['path']) - 1} steps, val AP50 {last['score']} (no fine-tune), "
                   f"{last['estimate']['fps']:.1f} frames/s -> {r['config']}")
         elif args.command == "uniform":
-            r = run_uniform(args.model, args.out, args.fps, args.board)
+            r = run_uniform(args.model, args.out, args.fps, args.board, args.name, args.alpha)
             print(f"uniform x{r['alpha']}: {r['estimate']['fps']:.1f} frames/s -> {r['config']}")
         elif args.command == "pareto":
             designs = []
