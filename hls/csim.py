@@ -461,9 +461,28 @@ def sample_images(size: int, n: int, seed: int = 0) -> np.ndarray:
     return np.stack(images)
 
 
+def against_simulator(graph, images, hw, csim_s: float, jobs: int = 1, marks: dict | None = None) -> dict:
+    """Times the simulator on the same images and prints both frame rates, the fullest stream (with
+    `marks`) and how many images are exact; the figures as a dict ("ok": every image exact)."""
+    from codenet.host.sim import simulate
+
+    start = time.perf_counter()
+    ref = simulate(graph, images)
+    sim_s = time.perf_counter() - start
+    exact = sum(bool(np.array_equal(hw[i], ref[i])) for i in range(len(images)))
+    if marks:
+        name, (high, depth) = max(marks.items(), key=lambda kv: kv[1][0] / kv[1][1])
+        print(f"{len(marks)} streams; the fullest, {name}, at {high} of {depth} words")
+    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images, {jobs} job(s)), "
+          f"simulator {len(images) / sim_s:.2f} frames/s (one process)")
+    print(f"exact {exact}/{len(images)}, mismatch {len(images) - exact}")
+    return {"images": len(images), "exact": exact, "jobs": jobs, "csim_fps": len(images) / csim_s,
+            "simulator_fps": len(images) / sim_s,
+            "ok": exact == len(images) and hw.dtype == ref.dtype and hw.shape == ref.shape}
+
+
 def main(argv=None) -> int:
     from codenet.host.bundle import load_bundle
-    from codenet.host.sim import simulate
 
     ap = argparse.ArgumentParser(prog="python -m codenet.hls.csim", description=__doc__.split("\n")[0])
     ap.add_argument("--bundle", required=True, help="bundle folder (manifest.json + graph.npz)")
@@ -480,25 +499,17 @@ def main(argv=None) -> int:
     bundle = load_bundle(args.bundle)
     images = sample_images(bundle.input_size, args.images)
     if args.network:
-        return _main_network(bundle, images, simulate, args.jobs or os.cpu_count() or 1)
+        return _main_network(bundle, images, args.jobs or os.cpu_count() or 1)
     kernels = plan_graph(bundle.graph, images.shape)
     binary = build(kernels, verbose=True)
     how = f"compiled in {binary.seconds:.1f} s" if binary.compiled else "cached"
     print(f"{len(bundle.graph.layers)} layers, {len({k.case for k in kernels})} kernel instantiations: {how}")
     start = time.perf_counter()
     hw = run_graph(bundle.graph, images, binary=binary)
-    csim_s = time.perf_counter() - start
-    start = time.perf_counter()
-    ref = simulate(bundle.graph, images)
-    sim_s = time.perf_counter() - start
-    exact = [bool(np.array_equal(hw[i], ref[i])) for i in range(len(images))]
-    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images), "
-          f"simulator {len(images) / sim_s:.2f} frames/s")
-    print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
-    return 0 if all(exact) and hw.dtype == ref.dtype and hw.shape == ref.shape else 1
+    return 0 if against_simulator(bundle.graph, images, hw, time.perf_counter() - start)["ok"] else 1
 
 
-def _main_network(bundle, images, simulate, jobs: int) -> int:
+def _main_network(bundle, images, jobs: int) -> int:
     from codenet.hls import network
 
     try:
@@ -508,17 +519,8 @@ def _main_network(bundle, images, simulate, jobs: int) -> int:
     except CsimError as e:
         print(f"csim error: {e}", file=sys.stderr)
         return 1
-    csim_s = time.perf_counter() - start
-    start = time.perf_counter()
-    ref = simulate(bundle.graph, images)
-    sim_s = time.perf_counter() - start
-    exact = [bool(np.array_equal(hw[i], ref[i])) for i in range(len(images))]
-    fullest = max(marks.items(), key=lambda kv: kv[1][0] / kv[1][1])
-    print(f"network program: {len(marks)} streams, the fullest {fullest[0]} at {fullest[1][0]} of {fullest[1][1]}")
-    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images, {jobs} job(s)), "
-          f"simulator {len(images) / sim_s:.2f} frames/s")
-    print(f"exact {sum(exact)}/{len(images)}, mismatch {len(images) - sum(exact)}")
-    return 0 if all(exact) else 1
+    result = against_simulator(bundle.graph, images, hw, time.perf_counter() - start, jobs, marks)
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -81,6 +81,24 @@ class Program:
     prelude: list = field(default_factory=list)  # C++ before main() (the tops' declarations)
     max_w: int = csim.DEFAULT_AP_INT_MAX_W       # the widest word: ap_int's AP_INT_MAX_W
 
+    def stream(self, name: str, width: int, label: str, depth: int = DEFAULT_DEPTH) -> str:
+        self.decls.append(f'    hls::stream<ap_uint<{width}>> {name}("{label}", {depth});')
+        return name
+
+    def connect(self, src: str, have: int, want: int, words: int, tensor: str, consumer: str, depth: int,
+                name: str) -> str:
+        """The stream `consumer` reads `tensor` from: src (`words` words of `have` bits an image) at `depth`,
+        or where the widths differ a width converter's output `name` (as FINN's InsertDWC puts one)."""
+        label = f"{tensor} -> {consumer}"
+        if have == want:
+            self.decls += [f"    {src}.set_depth({depth});", f'    {src}.set_name("{label}");']
+            return src
+        self.stream(name, want, label, depth)
+        self.decls.append(f'    {src}.set_name("{tensor} -> width converter to {consumer}");')
+        self.kernels.append((f"width converter to {consumer}",
+                             f"codenet::width_converter<{have}, {want}>({src}, {name}, {words}U)"))
+        return name
+
     def source(self, n_params: int) -> str:
         fibers = [("input", self.feed)] + [
             (name, f"for (unsigned long i = 0; i < n; i++) {{ {stmt}; }}") for name, stmt in self.kernels
@@ -98,32 +116,17 @@ def generate(graph, kernels, depths: dict, image_shape) -> str:
     prog = Program(image_elems=int(np.prod(image_shape)), max_w=max(csim.DEFAULT_AP_INT_MAX_W,
                                                                        *(k.width for k in kernels)))
     producer = {}  # tensor -> (C++ expression, width, kernel)
-
-    def declare(name, width, label, depth=DEFAULT_DEPTH):
-        prog.decls.append(f'    hls::stream<ap_uint<{width}>> {name}("{label}", {depth});')
-
     first = kernels[0]
-    declare("s_in", first.in_widths[0], graph.input)
+    prog.stream("s_in", first.in_widths[0], graph.input)
     producer[graph.input] = ("s_in", first.in_widths[0], None)
     prog.feed = f"tb::net::feed<{first.in_widths[0] // 8}, 8>(s_in, image)"
     for li, (layer, kernel) in enumerate(zip(graph.layers, kernels)):
         ins = []
         for j, tensor in enumerate(layer["inputs"]):
             src, width, prod = producer[tensor]
-            want, label = kernel.in_widths[j], f"{tensor} -> {layer['name']}"
-            depth = int(depths.get((layer["name"], j), DEFAULT_DEPTH))
-            if width != want:  # a width converter, as FINN's InsertDWC puts it, then the FIFO
-                name = f"s{li}_in{j}"
-                declare(name, want, label, depth)
-                prog.decls.append(f'    {src}.set_name("{tensor} -> width converter to {layer["name"]}");')
-                words = int(np.prod(prod.outputs[0].shape)) * _element_bits(prod) // width
-                prog.kernels.append((f"width converter to {layer['name']}",
-                                     f"codenet::width_converter<{width}, {want}>({src}, {name}, {words}U)"))
-                ins.append(name)
-            else:
-                prog.decls.append(f"    {src}.set_depth({depth});")
-                prog.decls.append(f'    {src}.set_name("{label}");')
-                ins.append(src)
+            words = int(np.prod(prod.outputs[0].shape)) * _element_bits(prod) // width if prod else 0
+            ins.append(prog.connect(src, width, kernel.in_widths[j], words, tensor, layer["name"],
+                                    int(depths.get((layer["name"], j), DEFAULT_DEPTH)), f"s{li}_in{j}"))
         out = f"s{li}_out"
         if layer["kind"] == "duplicate":
             prog.decls.append(f"    hls::stream<ap_uint<{kernel.out_width}>> {out}[{len(layer['outputs'])}];")
@@ -131,7 +134,7 @@ def generate(graph, kernels, depths: dict, image_shape) -> str:
                 prog.decls.append(f'    {out}[{o}].set_name("{tensor}");')
                 producer[tensor] = (f"{out}[{o}]", kernel.out_width, kernel)
         else:
-            declare(out, kernel.out_width, layer["outputs"][0])
+            prog.stream(out, kernel.out_width, layer["outputs"][0])
             producer[layer["outputs"][0]] = (out, kernel.out_width, kernel)
         stage = kernel.case.replace("tb::run_", "tb::stage_", 1)
         prog.kernels.append((layer["name"], f"{stage}({', '.join(ins + [out])}, params[{li}], {kernel.reps}UL)"))
