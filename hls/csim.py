@@ -473,8 +473,10 @@ def against_simulator(graph, images, hw, csim_s: float, jobs: int = 1, marks: di
     if marks:
         name, (high, depth) = max(marks.items(), key=lambda kv: kv[1][0] / kv[1][1])
         print(f"{len(marks)} streams; the fullest, {name}, at {high} of {depth} words")
-    print(f"csim {len(images) / csim_s:.2f} frames/s ({csim_s:.2f} s for {len(images)} images, {jobs} job(s)), "
-          f"simulator {len(images) / sim_s:.2f} frames/s (one process)")
+    n = len(images)
+    runs = f", {jobs} program copies at once" if jobs > 1 else ""
+    print(f"csim {n / csim_s:.2f} frames/s ({csim_s:.2f} s for {n} image{'s' * (n != 1)}{runs}), "
+          f"simulator {n / sim_s:.2f} frames/s (one process)")
     print(f"exact {exact}/{len(images)}, mismatch {len(images) - exact}")
     return {"images": len(images), "exact": exact, "jobs": jobs, "csim_fps": len(images) / csim_s,
             "simulator_fps": len(images) / sim_s,

@@ -83,4 +83,4 @@ def test_undersized_fifo_is_a_deadlock_naming_the_stream():
 def test_cli_runs_the_network_program(tiny_bundle, capsys):
     assert csim.main(["--bundle", str(tiny_bundle), "--images", "1", "--network"]) == 0
     out = capsys.readouterr().out
-    assert "exact 1/1, mismatch 0" in out and "network program:" in out and "frames/s" in out
+    assert "exact 1/1, mismatch 0" in out and "streams; the fullest" in out and "frames/s" in out
