@@ -48,9 +48,16 @@ def overlay():
     from codenet.overlay.flow.board import load_board
     from codenet.overlay.flow.steps import prepare_finn, streamline, to_hw_layers
 
-    return SimpleNamespace(costs=costs, search_folding=search_folding, estimate=estimate, untrained_model=untrained_model,
-                           load_board=load_board, prepare_finn=prepare_finn, streamline=streamline,
-                           to_hw_layers=to_hw_layers)
+    return SimpleNamespace(
+        costs=costs,
+        search_folding=search_folding,
+        estimate=estimate,
+        untrained_model=untrained_model,
+        load_board=load_board,
+        prepare_finn=prepare_finn,
+        streamline=streamline,
+        to_hw_layers=to_hw_layers,
+    )
 
 
 # ---- channel groups and slicing ----------------------------------------------------------------------
@@ -67,9 +74,13 @@ def with_widths(cfg, counts: dict, name: str | None = None):
     """`cfg` with the group counts of `counts` (groups not named keep theirs)."""
     w = {**widths(cfg), **counts}
     return dataclasses.replace(
-        cfg, name=name or cfg.name, stem=(w["stem"], cfg.stem[1]),
+        cfg,
+        name=name or cfg.name,
+        stem=(w["stem"], cfg.stem[1]),
         backbone=tuple((w[f"backbone.{i}"], s) for i, (_, s) in enumerate(cfg.backbone)),
-        neck=tuple(w[f"neck.{j}"] for j in range(len(cfg.neck))), head_channels=w["head"]).validate()
+        neck=tuple(w[f"neck.{j}"] for j in range(len(cfg.neck))),
+        head_channels=w["head"],
+    ).validate()
 
 
 def layer_groups(cfg) -> dict:
@@ -87,7 +98,11 @@ def layer_groups(cfg) -> dict:
         layers[f"neck.{j}.dw"] = (prev, prev, True)
         layers[f"neck.{j}.pw"] = (prev, f"neck.{j}", False)
         prev = f"neck.{j}"
-    layers |= {"head.dw": (prev, prev, True), "head.pw": (prev, "head", False), "head.out": ("head", None, False)}
+    layers |= {
+        "head.dw": (prev, prev, True),
+        "head.pw": (prev, "head", False),
+        "head.out": ("head", None, False),
+    }
     return layers
 
 
@@ -110,12 +125,13 @@ def slice_model(model, keep: dict, name: str | None = None):
     Every tensor of a layer's state is cut along its output (dim 0) and, for dense convs, input (dim 1)
     axes; scalars (activation scales, the quant switch) are copied, so a calibrated model stays calibrated.
     """
-    import torch
 
     from codenet.model.network import CoDeNet
 
     if getattr(model, "has_integers", False):
-        raise CodenetError("prune a float (or calibrated, not frozen) model: its stored integers cannot be cut")
+        raise CodenetError(
+            "prune a float (or calibrated, not frozen) model: its stored integers cannot be cut"
+        )
     cfg = with_widths(model.cfg, {g: len(idx) for g, idx in keep.items()}, name)
     old = model.state_dict()
     new = {}
@@ -148,17 +164,20 @@ def legal(cfg) -> list[str]:
     window's rows long enough for its kernel ((W-1)*C/PE >= DW_MIN_ROW_WORDS at PE 1)."""
     from codenet.hls.csim import DW_MIN_ROW_WORDS
 
-    bad = [f"{g} has {c} channels, not a positive multiple of {QUANTUM}" for g, c in widths(cfg).items()
-           if c <= 0 or c % QUANTUM]
+    bad = [
+        f"{g} has {c} channels, not a positive multiple of {QUANTUM}"
+        for g, c in widths(cfg).items()
+        if c <= 0 or c % QUANTUM
+    ]
     side = cfg.input_size // (cfg.output_stride * 2 ** len(cfg.neck))
     chans = [widths(cfg)[f"backbone.{len(cfg.backbone) - 1}"], *cfg.neck[:-1]]
     for j, c in enumerate(chans):
-        if (side * 2 ** j - 1) * c < DW_MIN_ROW_WORDS:
+        if (side * 2**j - 1) * c < DW_MIN_ROW_WORDS:
             bad.append(f"neck.{j}'s window row is too short for {c} channels")
     return bad
 
 
-def uniform(cfg, alpha: float, name: str | None = None) -> dict:
+def uniform(cfg, alpha: float) -> dict:
     """Every group's count times `alpha`, rounded to the nearest multiple of QUANTUM (at least QUANTUM)."""
     return {g: max(QUANTUM, QUANTUM * round(c * alpha / QUANTUM)) for g, c in widths(cfg).items()}
 
@@ -166,11 +185,13 @@ def uniform(cfg, alpha: float, name: str | None = None) -> dict:
 # ---- the estimate --------------------------------------------------------------------------------------
 def config_yaml(cfg, train: dict | None = None) -> str:
     import yaml
-
     from codenet.model.checkpoint import plain
 
-    return yaml.safe_dump({"model": plain(cfg.to_dict()), **({"train": plain(train)} if train else {})},
-                          sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(
+        {"model": plain(cfg.to_dict()), **({"train": plain(train)} if train else {})},
+        sort_keys=False,
+        default_flow_style=None,
+    )
 
 
 def hw_graph(cfg):
@@ -198,9 +219,17 @@ def fold_and_estimate(graph, board, fps: float) -> dict:
     target = board.with_target(fps)
     r = ov.estimate(ov.search_folding(ModelWrapper(copy.deepcopy(graph.model)), target), target, finn=False)
     t, u = r["total"], r["utilisation"]
-    return {"target_fps": fps, "fps": round(r["fps"], 2), "lut": t["lut"], "lut_pct": round(u["lut_pct"], 1),
-            "bram18": t["bram18"], "bram36_pct": round(u["bram36_pct"], 1), "dsp": t["dsp"],
-            "bottleneck": r["bottleneck"], "violations": r["violations"]}
+    return {
+        "target_fps": fps,
+        "fps": round(r["fps"], 2),
+        "lut": t["lut"],
+        "lut_pct": round(u["lut_pct"], 1),
+        "bram18": t["bram18"],
+        "bram36_pct": round(u["bram36_pct"], 1),
+        "dsp": t["dsp"],
+        "bottleneck": r["bottleneck"],
+        "violations": r["violations"],
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,6 +258,7 @@ def reference_budget(cfg, board, fps: float) -> Budget:
 
 def estimator(board, budget: Budget):
     """cfg -> its estimate at the budget's frame rate, with `misses` (empty: it fits)."""
+
     def run(cfg):
         e = fold_and_estimate(hw_graph(cfg), board, budget.fps)
         return {**e, "misses": budget.misses(e)}
@@ -250,6 +280,26 @@ def _first_fit(options, cost, budget: int):
     return option, c
 
 
+def _fold_layer(costs, name, layer, in_shape, out_shape, budget: int):
+    """(PE, cost) of one conv at its least parallelism meeting `budget`, as the folding search folds it."""
+    from codenet.hls.csim import DW_MIN_ROW_WORDS
+
+    (_, cin, h, w), (_, cout, ho, wo) = in_shape, out_shape
+    conv, bits = layer.conv, layer.weight_bits
+    k, stride, pixels = conv.kernel_size[0], conv.stride[0], ho * wo
+    if conv.groups > 1 and name.startswith("neck."):  # the bounded deformable depthwise window
+        options = [p for p in _divisors(cin) if (w - 1) * (cin // p) >= DW_MIN_ROW_WORDS] or [1]
+        return _first_fit(options, lambda p: costs.deformable_dw(h, w, cin, layer.bound, p, bits), budget)
+    if conv.groups > 1:  # sliding window + VVAU at the same width (a Cost sum keeps the slower's cycles)
+        return _first_fit(_divisors(cin), lambda p: costs.vvau(cin, k, p, pixels, bits)
+                          + costs.sliding_window(h + 2, w + 2, cin, k, stride, 1, p), budget)
+    mw, mh = cin * k * k, cout
+    options = sorted(((s, p) for s in _divisors(mw) for p in _divisors(mh)),
+                     key=lambda a: (a[0] * a[1], a[1]))  # fewest lanes, SIMD before PE
+    (_, pe), c = _first_fit(options, lambda a: costs.mvau(mw, mh, a[0], a[1], pixels, bits), budget)
+    return pe, c
+
+
 def compute_cost(model, budget_cycles: int) -> tuple[int, int]:
     """(LUT, BRAM18) of the network's compute layers folded for `budget_cycles` a frame, priced by the
     overlay's cost models as the folding search folds them: each conv (MVAU, the depthwise VVAU with its
@@ -257,38 +307,29 @@ def compute_cost(model, budget_cycles: int) -> tuple[int, int]:
     requantization lanes that follow its PE. What channel counts change, without building a FINN graph
     (streams, padding, upsampling and the shell are left out: the real estimate checks the design)."""
     import torch
-
     from codenet.model.layers import HeadConv
 
     costs = overlay().costs
     shapes, hooks = {}, []
     layers = model.quant_layers()
     for name, layer in layers.items():
-        hooks.append(layer.register_forward_hook(
-            lambda mod, inp, out, name=name: shapes.__setitem__(
-                name, (inp[0].shape, (out[1] if isinstance(out, tuple) else out).shape))))
+        hooks.append(
+            layer.register_forward_hook(
+                lambda mod, inp, out, name=name: shapes.__setitem__(
+                    name, (inp[0].shape, (out[1] if isinstance(out, tuple) else out).shape)
+                )
+            )
+        )
     with torch.no_grad():
         model.eval()(torch.zeros(1, 3, model.cfg.input_size, model.cfg.input_size))
     for h in hooks:
         h.remove()
     lut = bram = 0
     for name, layer in layers.items():
-        (_, cin, h, w), (_, cout, ho, wo) = shapes[name]
-        conv, bits = layer.conv, layer.weight_bits
-        k, stride, pixels = conv.kernel_size[0], conv.stride[0], ho * wo
-        if conv.groups > 1 and ".neck." in f".{name}":  # the bounded deformable depthwise window
-            options = [p for p in _divisors(cin) if (w - 1) * (cin // p) >= 5] or [1]
-            pe, c = _first_fit(options, lambda p: costs.deformable_dw(h, w, cin, layer.bound, p, bits), budget_cycles)
-        elif conv.groups > 1:  # sliding window + VVAU at the same width (a Cost sum keeps the slower's cycles)
-            pe, c = _first_fit(_divisors(cin), lambda p: costs.vvau(cin, k, p, pixels, bits)
-                               + costs.sliding_window(h + 2, w + 2, cin, k, stride, 1, p), budget_cycles)
-        else:
-            mw, mh = cin * k * k, cout
-            options = sorted(((sd, pe) for sd in _divisors(mw) for pe in _divisors(mh)),
-                             key=lambda a: (a[0] * a[1], a[1]))
-            (_, pe), c = _first_fit(options, lambda a: costs.mvau(mw, mh, a[0], a[1], pixels, bits), budget_cycles)
+        pe, c = _fold_layer(costs, name, layer, *shapes[name], budget_cycles)
         lut, bram = lut + c.lut, bram + c.bram18
         if not isinstance(layer, HeadConv):  # the head's accumulator leaves unrequantized
+            cout, pixels = shapes[name][1][1], shapes[name][1][2] * shapes[name][1][3]
             r = costs.requant(cout, pe if cout % pe == 0 else 1, pixels)
             lut, bram = lut + r.lut, bram + r.bram18
     return lut, bram
@@ -298,12 +339,14 @@ def step_size(width: int) -> int:
     return max(QUANTUM, QUANTUM * round(width * STEP_FRACTION / QUANTUM))
 
 
-def search(model, score, estimate, budget_cycles: int, max_steps: int = 60, log=print, name: str | None = None):
+def search(
+    model, score, estimate, budget_cycles: int, max_steps: int = 60, log=print, name: str | None = None
+):
     """Greedy pruning of float `model` until `estimate(cfg)["misses"]` is empty.
 
-    `score(model)` is the objective (val AP50); a candidate's price is its compute layers' LUT and BRAM
-    folded for `budget_cycles` a frame (`compute_cost`), as fractions of the start's, averaged.
-    Returns (pruned model, the path: one row per step).
+    `score(model)` is the objective (val AP50); a candidate's price is its compute layers' LUT or BRAM
+    (whichever the last estimate found over; both averaged otherwise) folded for `budget_cycles` a frame
+    (`compute_cost`), as a fraction of the start's. Returns (pruned model, the path: one row per step).
     """
     lut0, bram0 = compute_cost(model, budget_cycles)
     weights = (0.5, 0.5)
@@ -321,13 +364,26 @@ def search(model, score, estimate, budget_cycles: int, max_steps: int = 60, log=
     est = estimate(model.cfg)
     weights = binding(est["misses"])
     current_price = price(model)
-    path = [{"step": 0, "group": None, "widths": widths(model.cfg), "score": round(current_score, 2),
-             "price": 1.0, "estimate": est}]
-    log(f"start: AP50 {current_score:.1f}, {est['fps']:.1f} frames/s, LUT {est['lut']}, BRAM18 {est['bram18']}"
-        f"{'' if not est['misses'] else ' (' + '; '.join(est['misses']) + ')'}")
+    path = [
+        {
+            "step": 0,
+            "group": None,
+            "widths": widths(model.cfg),
+            "score": round(current_score, 2),
+            "price": 1.0,
+            "estimate": est,
+        }
+    ]
+    log(
+        f"start: AP50 {current_score:.1f}, {est['fps']:.1f} frames/s, LUT {est['lut']}, "
+        f"BRAM18 {est['bram18']}"
+        f"{'' if not est['misses'] else ' (' + '; '.join(est['misses']) + ')'}"
+    )
     while est["misses"]:
         if len(path) > max_steps:
-            raise CodenetError(f"no design within the budget after {max_steps} steps: {'; '.join(est['misses'])}")
+            raise CodenetError(
+                f"no design within the budget after {max_steps} steps: {'; '.join(est['misses'])}"
+            )
         candidates = []
         for group, width in widths(current.cfg).items():
             counts = {group: width - step_size(width)}
@@ -342,23 +398,34 @@ def search(model, score, estimate, budget_cycles: int, max_steps: int = 60, log=
             s, saved = score(cand), current_price - p
             candidates.append(((max(current_score - s, 0.0) + NOISE_AP50) / saved, group, cand, s, p))
         if not candidates:
-            raise CodenetError(f"nothing left to prune and the budget is still missed: {'; '.join(est['misses'])}")
+            raise CodenetError(
+                f"nothing left to prune and the budget is still missed: {'; '.join(est['misses'])}"
+            )
         _, group, current, current_score, current_price = min(candidates, key=lambda c: c[0])
         est = estimate(current.cfg)
         weights = binding(est["misses"])
         current_price = price(current)
-        path.append({"step": len(path), "group": group, "widths": widths(current.cfg),
-                     "score": round(current_score, 2), "price": round(current_price, 4), "estimate": est})
-        log(f"step {len(path) - 1}: {group} -> {widths(current.cfg)[group]}: AP50 {current_score:.1f}, price "
+        path.append(
+            {
+                "step": len(path),
+                "group": group,
+                "widths": widths(current.cfg),
+                "score": round(current_score, 2),
+                "price": round(current_price, 4),
+                "estimate": est,
+            }
+        )
+        log(
+            f"step {len(path) - 1}: {group} -> {widths(current.cfg)[group]}: AP50 {current_score:.1f}, price "
             f"{current_price:.3f}, {est['fps']:.1f} frames/s, LUT {est['lut']}, BRAM18 {est['bram18']}"
-            f"{'' if not est['misses'] else ' (' + '; '.join(est['misses']) + ')'}")
+            f"{'' if not est['misses'] else ' (' + '; '.join(est['misses']) + ')'}"
+        )
     return current, path
 
 
 def val_score(data: str, split: str = "val", images: int = 300):
     """model -> AP50 on `split` of `data` (the search's objective; tune on val)."""
     import torch
-
     from codenet.model.data import open_dataset
     from codenet.model.predict import evaluate_model
 
@@ -382,8 +449,10 @@ def choose_uniform(cfg, board, budget: Budget, alphas=(0.9, 0.85, 0.8, 0.75, 0.7
         if legal(with_widths(cfg, counts)):
             continue
         e = run(with_widths(cfg, counts))
-        log(f"uniform x{alpha}: {e['fps']:.1f} frames/s, LUT {e['lut']}, BRAM18 {e['bram18']}"
-            f"{'' if not e['misses'] else ' (' + '; '.join(e['misses']) + ')'}")
+        log(
+            f"uniform x{alpha}: {e['fps']:.1f} frames/s, LUT {e['lut']}, BRAM18 {e['bram18']}"
+            f"{'' if not e['misses'] else ' (' + '; '.join(e['misses']) + ')'}"
+        )
         if not e["misses"]:
             return alpha, counts, e
     raise CodenetError(f"no uniform width down to x{alphas[-1]} fits the budget")
@@ -432,9 +501,23 @@ def finetune(config_path, teacher_path, out_dir, resume: bool = False, progress:
 
 
 #: the fine-tune both the pruned and the uniform network get (the tree detector's settings, shorter)
-FINETUNE = {"data": "trees", "batch_size": 16, "float_epochs": 30, "qat_epochs": 5, "lr": 0.002,
-            "qat_lr": 0.0002, "distill": 1.0, "ema": 0.99, "channels_last": True, "workers": 1, "threads": 1,
-            "eval_float": True, "val_split": "val", "report_splits": ["test", "cross-site"], "seed": 0}
+FINETUNE = {
+    "data": "trees",
+    "batch_size": 16,
+    "float_epochs": 30,
+    "qat_epochs": 5,
+    "lr": 0.002,
+    "qat_lr": 0.0002,
+    "distill": 1.0,
+    "ema": 0.99,
+    "channels_last": True,
+    "workers": 1,
+    "threads": 1,
+    "eval_float": True,
+    "val_split": "val",
+    "report_splits": ["test", "cross-site"],
+    "seed": 0,
+}
 
 
 def write_variant(model, classes, counts: dict, name: str, out_dir, meta: dict) -> Path:
@@ -446,13 +529,20 @@ def write_variant(model, classes, counts: dict, name: str, out_dir, meta: dict) 
     sliced = prune_to(model, counts, name)
     save_model(sliced, classes, out / f"{name}-float.pt", {**meta, "phase": "float"})
     config = out / f"{name}.yaml"
-    write_bytes_atomic(config_yaml(sliced.cfg, {**FINETUNE, "init_from": str(out / f"{name}-float.pt")}).encode(),
-                       config)
+    write_bytes_atomic(
+        config_yaml(sliced.cfg, {**FINETUNE, "init_from": str(out / f"{name}-float.pt")}).encode(), config
+    )
     return config
 
 
-def run_search(model_path, data: str, out_dir, fps: float | None = None, board_path=None,
-               name: str = "codenet-trees-pruned") -> dict:
+def run_search(
+    model_path,
+    data: str,
+    out_dir,
+    fps: float | None = None,
+    board_path=None,
+    name: str = "codenet-trees-pruned",
+) -> dict:
     """Prune the float model at `model_path` to the budget: `fps` (default 1.5 x the board's target) on the
     LUT and BRAM the unpruned network takes at the board's target. Writes out_dir/search.json and the
     pruned network as out_dir/{name}.yaml + {name}-float.pt (the fine-tune's start)."""
@@ -467,17 +557,31 @@ def run_search(model_path, data: str, out_dir, fps: float | None = None, board_p
     board = overlay().load_board(board_path)
     t0 = time.time()
     budget = reference_budget(model.cfg, board, fps or 1.5 * board.target_fps)
-    pruned, path = search(model, val_score(data), estimator(board, budget), board.target_cycles(budget.fps),
-                          name=name)
-    config = write_variant(model, classes, widths(pruned.cfg), name, out_dir, {"pruned_from": str(model_path)})
-    result = {"source": str(model_path), "budget": dataclasses.asdict(budget), "config": str(config),
-              "path": path, "seconds": round(time.time() - t0, 1)}
+    pruned, path = search(
+        model, val_score(data), estimator(board, budget), board.target_cycles(budget.fps), name=name
+    )
+    config = write_variant(
+        model, classes, widths(pruned.cfg), name, out_dir, {"pruned_from": str(model_path)}
+    )
+    result = {
+        "source": str(model_path),
+        "budget": dataclasses.asdict(budget),
+        "config": str(config),
+        "path": path,
+        "seconds": round(time.time() - t0, 1),
+    }
     write_json_atomic(result, Path(out_dir) / "search.json")
     return result
 
 
-def run_uniform(model_path, out_dir, fps: float | None = None, board_path=None,
-                name: str = "codenet-trees-uniform", alpha: float | None = None) -> dict:
+def run_uniform(
+    model_path,
+    out_dir,
+    fps: float | None = None,
+    board_path=None,
+    name: str = "codenet-trees-uniform",
+    alpha: float | None = None,
+) -> dict:
     """The baseline: the widest uniform narrowing of the float model within the same budget as the search
     (or the one at `alpha`, a further point of the curve, budget or not), sliced the same way (largest
     |gamma| kept) -> out_dir/{name}.yaml, {name}-float.pt, {name}.json."""
@@ -492,9 +596,17 @@ def run_uniform(model_path, out_dir, fps: float | None = None, board_path=None,
     else:
         counts = uniform(model.cfg, alpha)
         e = estimator(board, budget)(with_widths(model.cfg, counts))
-    config = write_variant(model, classes, counts, name, out_dir, {"uniform_from": str(model_path), "alpha": alpha})
-    result = {"source": str(model_path), "budget": dataclasses.asdict(budget), "alpha": alpha, "widths": counts,
-              "estimate": e, "config": str(config)}
+    config = write_variant(
+        model, classes, counts, name, out_dir, {"uniform_from": str(model_path), "alpha": alpha}
+    )
+    result = {
+        "source": str(model_path),
+        "budget": dataclasses.asdict(budget),
+        "alpha": alpha,
+        "widths": counts,
+        "estimate": e,
+        "config": str(config),
+    }
     write_json_atomic(result, Path(out_dir) / f"{name}.json")
     return result
 
@@ -506,11 +618,14 @@ SWEEP_FPS = (60, 70, 80, 90, 100, 110, 120)  #: folding targets of each design's
 def run_metrics(run) -> dict:
     """W4A8 and float AP50 per split of a training run folder."""
     run = Path(run)
-    read = lambda name: json.loads((run / name).read_text())  # noqa: E731
+    read = lambda name: json.loads((run / name).read_text())
     floats = read("float_metrics.json")
     out = {}
-    for split, quant, fl in (("val", "metrics.json", "float"), ("test", "metrics_test.json", "float_test"),
-                             ("cross-site", "metrics_cross-site.json", "float_cross-site")):
+    for split, quant, fl in (
+        ("val", "metrics.json", "float"),
+        ("test", "metrics_test.json", "float_test"),
+        ("cross-site", "metrics_cross-site.json", "float_cross-site"),
+    ):
         out[split] = round(read(quant)["AP50"], 1)
         out[f"float {split}"] = round(floats[fl]["AP50"], 1)
     return out
@@ -527,9 +642,18 @@ def design_point(name, run, budget: Budget, board, role: str) -> dict:
     sweep = [fold_and_estimate(graph, board, fps) for fps in SWEEP_FPS]
     fitting = [e for e in sweep if not Budget(0, budget.lut, budget.bram18, budget.dsp).misses(e)]
     at = next(e for e in sweep if e["target_fps"] == budget.fps)
-    return {"name": name, "role": role, "run": str(run), "widths": widths(model.cfg), **count(model),
-            "ap50": run_metrics(run), "max_fps": max((e["fps"] for e in fitting), default=0.0),
-            "at_budget": at, "fits_budget": not budget.misses(at), "sweep": sweep}
+    return {
+        "name": name,
+        "role": role,
+        "run": str(run),
+        "widths": widths(model.cfg),
+        **count(model),
+        "ap50": run_metrics(run),
+        "max_fps": max((e["fps"] for e in fitting), default=0.0),
+        "at_budget": at,
+        "fits_budget": not budget.misses(at),
+        "sweep": sweep,
+    }
 
 
 def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> None:
@@ -541,14 +665,18 @@ def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from codenet.host.io import write_bytes_atomic
 
     colours = {"shipped": "black", "pruned": "tab:red", "uniform": "tab:blue"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, x, label in ((axes[0], lambda p: p["max_fps"], f"highest estimated frames/s within LUT {budget.lut}, "
-                          f"BRAM18 {budget.bram18}"),
-                         (axes[1], lambda p: p["at_budget"]["lut"], f"estimated LUT, folded for {budget.fps:g} frames/s")):
+    for ax, x, label in (
+        (
+            axes[0],
+            lambda p: p["max_fps"],
+            f"highest estimated frames/s within LUT {budget.lut}, BRAM18 {budget.bram18}",
+        ),
+        (axes[1], lambda p: p["at_budget"]["lut"], f"estimated LUT, folded for {budget.fps:g} frames/s"),
+    ):
         for p in points:
             c = next((c for role, c in colours.items() if p["role"].startswith(role)), "tab:green")
             ax.scatter(x(p), p["ap50"]["val"], color=c, marker="o", label=f"{p['name']} (val)")
@@ -556,8 +684,15 @@ def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> Non
         ax.set_xlabel(label)
         ax.set_ylabel("W4A8 AP50")
         ax.grid(alpha=0.3)
-    axes[1].plot([r["estimate"]["lut"] for r in search_path], [r["score"] for r in search_path], color="tab:red",
-                 alpha=0.35, linestyle="--", marker=".", label="search steps (float val, no fine-tune)")
+    axes[1].plot(
+        [r["estimate"]["lut"] for r in search_path],
+        [r["score"] for r in search_path],
+        color="tab:red",
+        alpha=0.35,
+        linestyle="--",
+        marker=".",
+        label="search steps (float val, no fine-tune)",
+    )
     axes[1].axvline(budget.lut, color="grey", linestyle=":", label="the budget's LUT")
     axes[0].axvline(budget.fps, color="grey", linestyle=":")
     axes[1].legend(fontsize=7, loc="lower right")
@@ -578,10 +713,16 @@ def run_pareto(designs: list, search_json, out_dir, board_path=None) -> dict:
     board = overlay().load_board(board_path)
     points = [design_point(name, run, budget, board, role) for name, run, role in designs]
     out = Path(out_dir)
-    result = {"budget": dataclasses.asdict(budget), "points": points,
-              "search": [{k: r[k] for k in ("step", "group", "widths", "score", "price")} |
-                         {"lut": r["estimate"]["lut"], "bram18": r["estimate"]["bram18"], "fps": r["estimate"]["fps"]}
-                         for r in found["path"]], "search_seconds": found["seconds"]}
+    result = {
+        "budget": dataclasses.asdict(budget),
+        "points": points,
+        "search": [
+            {k: r[k] for k in ("step", "group", "widths", "score", "price")}
+            | {"lut": r["estimate"]["lut"], "bram18": r["estimate"]["bram18"], "fps": r["estimate"]["fps"]}
+            for r in found["path"]
+        ],
+        "search_seconds": found["seconds"],
+    }
     write_json_atomic(result, out / "pareto.json")
     plot_pareto(points, found["path"], budget, out / "pareto.png")
     return result
@@ -597,26 +738,44 @@ def main(argv=None) -> int:
     s = sub.add_parser("search", help="greedy channel pruning of a float model to the estimate's budget")
     s.add_argument("--model", required=True, help="the float model file to prune")
     s.add_argument("--data", default="trees")
-    s.add_argument("--fps", type=float, default=None, help="frames/s the pruned design must reach on the "
-                                                           "unpruned one's LUT and BRAM (default 1.5 x the board's target)")
+    s.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        help="frames/s the pruned design must reach on the "
+        "unpruned one's LUT and BRAM (default 1.5 x the board's target)",
+    )
     s.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
     s.add_argument("--out", default="build/prune")
     u = sub.add_parser("uniform", help="the baseline: the widest uniform narrowing within the same budget")
     u.add_argument("--model", required=True, help="the float model file to narrow")
     u.add_argument("--fps", type=float, default=None, help="as for search")
     u.add_argument("--board", default=None)
-    u.add_argument("--alpha", type=float, default=None, help="this width factor instead of the widest within budget")
+    u.add_argument(
+        "--alpha", type=float, default=None, help="this width factor instead of the widest within budget"
+    )
     u.add_argument("--name", default="codenet-trees-uniform", help="the config's name (and its files')")
     u.add_argument("--out", default="build/prune")
-    f = sub.add_parser("finetune", help="float fine-tune + QAT of a sliced config, distilled from a float teacher")
-    f.add_argument("--config", required=True, help="the sliced network's YAML (train.init_from: its float file)")
+    f = sub.add_parser(
+        "finetune", help="float fine-tune + QAT of a sliced config, distilled from a float teacher"
+    )
+    f.add_argument(
+        "--config", required=True, help="the sliced network's YAML (train.init_from: its float file)"
+    )
     f.add_argument("--teacher", required=True, help="the unpruned float model file")
     f.add_argument("--out", required=True, help="the run folder")
     f.add_argument("--resume", action="store_true")
-    q = sub.add_parser("pareto", help="AP50 vs estimated frames/s and LUT of trained designs -> pareto.{json,png}")
+    q = sub.add_parser(
+        "pareto", help="AP50 vs estimated frames/s and LUT of trained designs -> pareto.{json,png}"
+    )
     q.add_argument("--search", required=True, help="the search's search.json (its budget)")
-    q.add_argument("--design", action="append", required=True, metavar="NAME=RUN:ROLE",
-                   help="a trained design: its name, run folder and role (shipped, pruned, uniform)")
+    q.add_argument(
+        "--design",
+        action="append",
+        required=True,
+        metavar="NAME=RUN:ROLE",
+        help="a trained design: its name, run folder and role (shipped, pruned, uniform)",
+    )
     q.add_argument("--board", default=None)
     q.add_argument("--out", default="build/prune")
     args = p.parse_args(argv)
@@ -625,8 +784,10 @@ def main(argv=None) -> int:
         if args.command == "search":
             r = run_search(args.model, args.data, args.out, args.fps, args.board)
             last = r["path"][-1]
-            print(f"{len(r['path']) - 1} steps, val AP50 {last['score']} (no fine-tune), "
-                  f"{last['estimate']['fps']:.1f} frames/s -> {r['config']}")
+            print(
+                f"{len(r['path']) - 1} steps, val AP50 {last['score']} (no fine-tune), "
+                f"{last['estimate']['fps']:.1f} frames/s -> {r['config']}"
+            )
         elif args.command == "uniform":
             r = run_uniform(args.model, args.out, args.fps, args.board, args.name, args.alpha)
             print(f"uniform x{r['alpha']}: {r['estimate']['fps']:.1f} frames/s -> {r['config']}")

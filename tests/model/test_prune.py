@@ -4,7 +4,6 @@ stops only within its budget."""
 import pytest
 import torch
 import yaml
-
 from codenet.host.errors import CodenetError
 from codenet.model import prune
 from codenet.model.config import load_config
@@ -109,6 +108,7 @@ def test_frozen_models_are_refused():
 
 def mac_budget(limit):
     """A stand-in estimate: a design 'fits' when its MACs are within `limit`."""
+
     def estimate(cfg):
         macs = count(CoDeNet(cfg))["macs"]
         return {"fps": 1e9 / macs, "lut": macs, "bram18": 0, "misses": [] if macs <= limit else ["MACs"]}
@@ -119,8 +119,13 @@ def mac_budget(limit):
 def test_search_stops_within_a_tiny_budget_with_legal_counts():
     model = tiny()
     limit = 0.8 * count(model)["macs"]
-    pruned, path = prune.search(model, lambda m: float(sum(prune.widths(m.cfg).values())), mac_budget(limit), BUDGET_CYCLES,
-                                log=lambda s: None)
+    pruned, path = prune.search(
+        model,
+        lambda m: float(sum(prune.widths(m.cfg).values())),
+        mac_budget(limit),
+        BUDGET_CYCLES,
+        log=lambda s: None,
+    )
     assert count(pruned)["macs"] <= limit
     assert all(row["estimate"]["misses"] for row in path[:-1]) and not path[-1]["estimate"]["misses"]
     assert prune.legal(pruned.cfg) == []
@@ -129,7 +134,7 @@ def test_search_stops_within_a_tiny_budget_with_legal_counts():
 
 def test_search_gives_up_when_the_budget_cannot_be_met():
     with pytest.raises(CodenetError, match="budget"):
-        prune.search(tiny(), lambda m: 0.0, mac_budget(0), BUDGET_CYCLES, max_steps=1, log=lambda s: None)
+        prune.search(tiny(), lambda m: 0.0, mac_budget(0), BUDGET_CYCLES, max_steps=0, log=lambda s: None)
 
 
 def test_finetune_distils_from_the_unpruned_teacher_in_both_phases(tmp_path):
@@ -140,9 +145,19 @@ def test_finetune_distils_from_the_unpruned_teacher_in_both_phases(tmp_path):
     save_model(model, classes, tmp_path / "teacher.pt")
     config = prune.write_variant(model, classes, CUTS, "tiny-pruned", tmp_path, {})
     data = yaml.safe_load(config.read_text())
-    assert data["train"]["init_from"] == str(tmp_path / "tiny-pruned-float.pt") and data["train"]["distill"] > 0
-    data["train"] |= {"data": "synthetic", "train_images": 16, "val_images": 8, "calib_images": 8,
-                      "float_epochs": 1, "qat_epochs": 1, "report_splits": [], "workers": 0}
+    assert (
+        data["train"]["init_from"] == str(tmp_path / "tiny-pruned-float.pt") and data["train"]["distill"] > 0
+    )
+    data["train"] |= {
+        "data": "synthetic",
+        "train_images": 16,
+        "val_images": 8,
+        "calib_images": 8,
+        "float_epochs": 1,
+        "qat_epochs": 1,
+        "report_splits": [],
+        "workers": 0,
+    }
     config.write_text(yaml.safe_dump(data))
     out = prune.finetune(config, tmp_path / "teacher.pt", tmp_path / "run", progress=False)
     trained, _, _ = load_model(out)
@@ -156,15 +171,28 @@ def test_results_section_compares_pruned_with_uniform_and_shipped():
 
     def point(role, ap, fps, max_fps, lut):
         w = prune.widths(tiny().cfg)
-        return {"name": role, "role": role, "widths": w, "parameters": 1000, "macs": 2_000_000,
-                "ap50": {"val": ap, "test": ap + 1, "cross-site": ap - 10, "float val": ap},
-                "at_budget": {"fps": fps, "lut": lut, "bram18": 100}, "fits_budget": role != "shipped",
-                "max_fps": max_fps}
+        return {
+            "name": role,
+            "role": role,
+            "widths": w,
+            "parameters": 1000,
+            "macs": 2_000_000,
+            "ap50": {"val": ap, "test": ap + 1, "cross-site": ap - 10, "float val": ap},
+            "at_budget": {"fps": fps, "lut": lut, "bram18": 100},
+            "fits_budget": role != "shipped",
+            "max_fps": max_fps,
+        }
 
-    result = {"budget": {"fps": 90, "lut": 36000, "bram18": 200, "dsp": 220}, "search_seconds": 600,
-              "search": [{}, {}, {}],
-              "points": [point("shipped", 41.0, 60.0, 63.6, 42000), point("pruned", 40.0, 95.4, 95.4, 35000),
-                         point("uniform", 36.5, 95.4, 95.4, 35500)]}
+    result = {
+        "budget": {"fps": 90, "lut": 36000, "bram18": 200, "dsp": 220},
+        "search_seconds": 600,
+        "search": [{}, {}, {}],
+        "points": [
+            point("shipped", 41.0, 60.0, 63.6, 42000),
+            point("pruned", 40.0, 95.4, 95.4, 35000),
+            point("uniform", 36.5, 95.4, 95.4, 35500),
+        ],
+    }
     text = prune_section(result)
     assert "+3.5 on val, +3.5 on test, +3.5 on cross-site" in text
     assert "1.50 x the frame rate" in text and "-1.0 AP50 on test" in text
