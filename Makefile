@@ -161,6 +161,7 @@ prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector 
 	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees-finetune:shipped \
 		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \
 		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" --out $(PRUNE_OUT)
+	cp runs/trees-pruned/model.pt model/weights/trees-pruned.pt
 
 report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md

@@ -631,6 +631,12 @@ def run_metrics(run) -> dict:
     return out
 
 
+def train_minutes(run) -> float:
+    """Minutes of training steps the run's log records (this run only, not the runs it started from)."""
+    log = json.loads((Path(run) / "log.json").read_text())
+    return round(sum(r["seconds"] for r in log) / 60, 1)
+
+
 def design_point(name, run, budget: Budget, board, role: str) -> dict:
     """One design of the plot: its AP50s, its estimate folded for each SWEEP_FPS, the highest frame rate it
     reaches within the budget's LUT and BRAM, and its LUT/BRAM when folded for the budget's frame rate."""
@@ -649,6 +655,7 @@ def design_point(name, run, budget: Budget, board, role: str) -> dict:
         "widths": widths(model.cfg),
         **count(model),
         "ap50": run_metrics(run),
+        "train_minutes": train_minutes(run),
         "max_fps": max((e["fps"] for e in fitting), default=0.0),
         "at_budget": at,
         "fits_budget": not budget.misses(at),

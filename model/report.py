@@ -203,16 +203,30 @@ def prune_section(result: dict) -> str:
              "float model by the same BN |gamma| ranking. Both then get the same training: 30 float epochs "
              "(lr 0.002) and 5 QAT epochs, distilled from the unpruned float model throughout. "
              "Made by `make prune-trees`.", "", *rows]
+    steps = "; ".join(f"{r['group']} -> {r['widths'][r['group']]}: {r['score']:.1f}, {r['lut']:,}"
+                      for r in result["search"][1:] if r.get("group"))
+    if steps:
+        lines += ["", f"Search steps (group -> channels: float val AP50 without fine-tuning, LUT folded for "
+                      f"{b['fps']:g}): {steps}. Once that AP50 nears zero the steps are ranked by what they save."]
     if "pruned" in points and "uniform" in points:
-        pr, un = points["pruned"]["ap50"], points["uniform"]["ap50"]
-        gains = ", ".join(f"{pr[s] - un[s]:+.1f} on {s}" for s in ("val", "test", "cross-site"))
+        pr, un = points["pruned"], points["uniform"]
+        gains = ", ".join(f"{pr['ap50'][s] - un['ap50'][s]:+.1f} on {s}" for s in ("val", "test", "cross-site"))
         lines += ["", f"Pruned minus uniform at the same budget: {gains} W4A8 AP50 points (one seed, 98-198 "
-                      "crowns a split)."]
+                      "crowns a split). The uniform network is the widest that fits; it leaves "
+                      f"{b['lut'] - un['at_budget']['lut']:,} LUT and {(b['bram18'] - un['at_budget']['bram18']) / 2:g} "
+                      f"BRAM36 of the budget unused (the pruned one {b['lut'] - pr['at_budget']['lut']:,} and "
+                      f"{(b['bram18'] - pr['at_budget']['bram18']) / 2:g}), so the two share the budget, not every "
+                      "figure."]
+        if "train_minutes" in pr:
+            lines += [f"Training steps: {pr['train_minutes']:.0f} minutes (pruned), {un['train_minutes']:.0f} "
+                      "(uniform), on one shared CPU thread each."]
     if "pruned" in points and "shipped" in points:
         pr, sh = points["pruned"], points["shipped"]
         lines += [f"Pruned against the shipped model: {pr['max_fps'] / sh['max_fps']:.2f} x the frame rate on "
                   f"its LUT and BRAM, {pr['ap50']['test'] - sh['ap50']['test']:+.1f} AP50 on test, "
-                  f"{pr['ap50']['val'] - sh['ap50']['val']:+.1f} on val."]
+                  f"{pr['ap50']['val'] - sh['ap50']['val']:+.1f} on val, "
+                  f"{pr['ap50']['cross-site'] - sh['ap50']['cross-site']:+.1f} cross-site (the shipped model trained "
+                  "210 float and 10 QAT epochs over two stages; the pruned one 30 and 5 more from its float model)."]
     return "\n".join(lines)
 
 
