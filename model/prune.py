@@ -300,30 +300,38 @@ def _fold_layer(costs, name, layer, in_shape, out_shape, budget: int):
     return pe, c
 
 
+def layer_shapes(cfg) -> dict:
+    """Layer path -> (input, output) NCHW shapes for one frame, from the config (no forward pass)."""
+    size = cfg.input_size
+    c, h = cfg.stem[0], size // cfg.stem[1]
+    shapes = {"stem": ((1, 3, size, size), (1, c, h, h))}
+    for i, (cout, stride) in enumerate(cfg.backbone):
+        shapes[f"backbone.{i}.dw"] = ((1, c, h, h), (1, c, h // stride, h // stride))
+        h //= stride
+        shapes[f"backbone.{i}.pw"] = ((1, c, h, h), (1, cout, h, h))
+        c = cout
+    for j, cout in enumerate(cfg.neck):
+        if cfg.deform in ("bounded", "bilinear"):
+            shapes[f"neck.{j}.offset"] = ((1, c, h, h), (1, 1, h, h))
+        shapes[f"neck.{j}.dw"] = ((1, c, h, h), (1, c, h, h))
+        shapes[f"neck.{j}.pw"] = ((1, c, h, h), (1, cout, h, h))
+        c, h = cout, 2 * h  # the stage's nearest x2 upsample
+    shapes["head.dw"] = ((1, c, h, h), (1, c, h, h))
+    shapes["head.pw"] = ((1, c, h, h), (1, cfg.head_channels, h, h))
+    shapes["head.out"] = ((1, cfg.head_channels, h, h), (1, cfg.num_classes + 4, h, h))
+    return shapes
+
+
 def compute_cost(model, budget_cycles: int) -> tuple[int, int]:
     """(LUT, BRAM18) of the network's compute layers folded for `budget_cycles` a frame, priced by the
     overlay's cost models as the folding search folds them: each conv (MVAU, the depthwise VVAU with its
     sliding window, the deformable window) at its least parallelism that meets the budget, plus the
     requantization lanes that follow its PE. What channel counts change, without building a FINN graph
     (streams, padding, upsampling and the shell are left out: the real estimate checks the design)."""
-    import torch
     from codenet.model.layers import HeadConv
 
     costs = overlay().costs
-    shapes, hooks = {}, []
-    layers = model.quant_layers()
-    for name, layer in layers.items():
-        hooks.append(
-            layer.register_forward_hook(
-                lambda mod, inp, out, name=name: shapes.__setitem__(
-                    name, (inp[0].shape, (out[1] if isinstance(out, tuple) else out).shape)
-                )
-            )
-        )
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, model.cfg.input_size, model.cfg.input_size))
-    for h in hooks:
-        h.remove()
+    layers, shapes = model.quant_layers(), layer_shapes(model.cfg)
     lut = bram = 0
     for name, layer in layers.items():
         pe, c = _fold_layer(costs, name, layer, *shapes[name], budget_cycles)

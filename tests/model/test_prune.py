@@ -197,3 +197,17 @@ def test_results_section_compares_pruned_with_uniform_and_shipped():
     assert "+3.5 on val, +3.5 on test, +3.5 on cross-site" in text
     assert "1.50 x the frame rate" in text and "-1.0 AP50 on test" in text
     assert "| shipped |" in text and "60.0 (misses)" in text
+
+
+def test_layer_shapes_match_a_forward_pass():
+    """compute_cost reads shapes from the config: they must be the ones the network computes."""
+    model = prune.prune_to(tiny(), CUTS)
+    seen, hooks = {}, []
+    for name, layer in model.quant_layers().items():
+        def hook(mod, inp, out, name=name):
+            seen[name] = (tuple(inp[0].shape), tuple((out[1] if isinstance(out, tuple) else out).shape))
+
+        hooks.append(layer.register_forward_hook(hook))
+    with torch.no_grad():
+        model(images(1))
+    assert seen == prune.layer_shapes(model.cfg)
