@@ -1,5 +1,6 @@
-"""Hardware-aware structured pruning: fewer channels where the val AP50 misses them least, until the
-FINN estimate says the design fits a resource and frame-rate budget.
+"""Hardware-aware structured pruning: channels cut where val AP50 misses them least, to the estimate's budget.
+
+Cut until the FINN estimate says the design fits a resource and frame-rate budget.
 
 A channel group is the output channels of one pointwise (or the stem) conv together with everything
 that reads them: the next depthwise conv's channel (depthwise layers prune in lockstep with their
