@@ -124,7 +124,7 @@ train: $(VENV)/.installed  ## train the default model (codenet-s) and install it
 # read from the wheel as a zip; the package itself is never installed or imported
 DEEPFOREST := deepforest==2.1.0
 DEEPFOREST_WHEEL := build/deepforest/deepforest-2.1.0-py3-none-any.whl
-.PHONY: trees-data train-trees ptq-trees
+.PHONY: trees-data train-trees ptq-trees ptq-synthetic
 
 $(DEEPFOREST_WHEEL): | $(VENV)/.installed
 	$(PY) -m pip download -q --no-deps $(DEEPFOREST) -d build/deepforest
@@ -162,6 +162,10 @@ prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector 
 		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \
 		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" --out $(PRUNE_OUT)
 	cp runs/trees-pruned/model.pt model/weights/trees-pruned.pt
+
+ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s (after make train) -> build/ptq-synthetic
+	$(PY) -m codenet.model.ptq --float runs/codenet-s/float.pt --qat model/weights/codenet-s.pt --data synthetic \
+		--splits val,test --out build/ptq-synthetic
 
 report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md

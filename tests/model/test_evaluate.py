@@ -163,6 +163,6 @@ def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
            "figures B\n\n## Ablation: variants\n\ntable C\n")
     out.write_text(old)
     none = str(tmp_path / "none")
-    assert report_main(["--run", none, "--trees", none, "--ablation", none, "--ptq", none, "--prune", none,
-                        "--out", str(out)]) == 0
+    assert report_main(["--run", none, "--trees", none, "--ablation", none, "--ptq", none,
+                        "--ptq-synthetic", none, "--prune", none, "--out", str(out)]) == 0
     assert out.read_text() == old

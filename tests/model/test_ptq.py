@@ -68,13 +68,13 @@ def test_compare_writes_the_float_ptq_qat_table(tmp_path, float_model_file):
 
 
 def test_results_section_states_what_qat_buys():
-    from codenet.model.report import ptq_section
+    from codenet.model.report import PTQ_TREES, ptq_section
 
     rows = [{"model": "float", "file": "f", "val": 40.0, "test": 44.0},
             {"model": "PTQ W4A8 (percentile)", "file": "p", "val": 39.0, "test": 41.0},
             {"model": "PTQ W4A8 (mse)", "file": "m", "val": 38.5, "test": 41.5},
             {"model": "QAT W4A8", "file": "q", "val": 41.0, "test": 42.0}]
-    text = ptq_section(rows)
+    text = ptq_section(rows, *PTQ_TREES)
     assert "| QAT W4A8 | 41.0 | 42.0 |" in text
     assert "+2.0 on val, +0.5 on test" in text
 
