@@ -65,8 +65,10 @@ def default_section(run: Path) -> str:
         "",
         f"How it was made: `make train` (`codenet train --config codenet-s`): synthetic set, "
         f"{settings['train_images']} training images, {settings['float_epochs']} float epochs (AdamW, lr "
-        f"{settings['lr']}, cosine) then {settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}, BN "
-        f"frozen and folded into the integer requantization), batch {settings['batch_size']}, seed "
+        f"{settings['lr']}, cosine{', weight EMA ' + str(settings['ema']) if settings.get('ema') else ''}) then "
+        f"{settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}, BN frozen and folded into the integer "
+        f"requantization{', distilled from the float model' if settings.get('distill') else ''}), batch "
+        f"{settings['batch_size']}, seed "
         f"{settings['seed']}; {seconds / 60:.0f} minutes of training steps on {where}. Precision-recall curves: "
         f"`runs/codenet-s/pr.png` after `make train`.",
     ])
