@@ -158,9 +158,11 @@ prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector 
 	$(PRUNE) uniform --model runs/trees-finetune/float.pt --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
 	$(foreach v,pruned uniform uniform-85,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
 		--teacher runs/trees-finetune/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
+	$(PRUNE) mixed --model runs/trees-pruned/float.pt --config trees-pruned-mixed --out runs/trees-pruned-mixed
 	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees-finetune:shipped \
 		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \
-		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" --out $(PRUNE_OUT)
+		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" \
+		--design "pruned + mixed W (PTQ, no QAT)=runs/trees-pruned-mixed:pruned-mixed" --out $(PRUNE_OUT)
 	cp runs/trees-pruned/model.pt model/weights/trees-pruned.pt
 
 ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s (after make train) -> build/ptq-synthetic

@@ -620,6 +620,42 @@ def run_uniform(
     return result
 
 
+def run_mixed(float_path, config, out_dir, data: str = "trees", images: int = 256) -> dict:
+    """Per-layer weight widths by PTQ, no QAT: the float model at `float_path` re-saved with `config`'s
+    layer_bits (its channels must match), calibrated as `codenet quantize` does (percentile), and scored
+    per split -> out_dir/{float,model}.pt and the metrics files `design_point` reads."""
+    import torch
+    from codenet.host.io import write_json_atomic
+    from codenet.model.checkpoint import load_model, save_model
+    from codenet.model.config import load_config
+    from codenet.model.data import open_dataset
+    from codenet.model.network import CoDeNet
+    from codenet.model.predict import evaluate_model
+    from codenet.model.ptq import quantize_model
+
+    model, classes, meta = load_model(float_path)
+    cfg, _ = load_config(config)
+    plain = lambda c: {k: v for k, v in c.to_dict().items() if k not in ("name", "layer_bits")}
+    if model.is_quant or plain(model.cfg) != plain(cfg):
+        raise CodenetError(f"{float_path}: not a float model of {config}'s channels")
+    mixed = CoDeNet(cfg)
+    mixed.load_state_dict(model.state_dict())
+    out = Path(out_dir)
+    save_model(mixed.eval(), classes, out / "float.pt", {**meta, "phase": "float"})
+    quantize_model(out / "float.pt", data, out / "model.pt", images, "percentile")
+    scored = {"float": load_model(out / "float.pt")[0], "quant": load_model(out / "model.pt")[0]}
+    floats = {}
+    for split, name, key in (("val", "metrics.json", "float"), ("test", "metrics_test.json", "float_test"),
+                             ("cross-site", "metrics_cross-site.json", "float_cross-site")):
+        dataset = open_dataset(data, split, 0, cfg.input_size, 0)
+        with torch.no_grad():
+            floats[key] = evaluate_model(scored["float"], dataset, progress=False)
+            write_json_atomic(evaluate_model(scored["quant"], dataset, progress=False), out / name)
+    write_json_atomic(floats, out / "float_metrics.json")
+    write_json_atomic([], out / "log.json")  # no training step: PTQ only
+    return run_metrics(out)
+
+
 # ---- the Pareto front ----------------------------------------------------------------------------------
 SWEEP_FPS = (60, 70, 80, 90, 100, 110, 120)  #: folding targets of each design's frame-rate curve
 
@@ -683,7 +719,7 @@ def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> Non
     import matplotlib.pyplot as plt
     from codenet.host.io import write_bytes_atomic
 
-    colours = {"shipped": "black", "pruned": "tab:red", "uniform": "tab:blue"}
+    colours = {"shipped": "black", "pruned-mixed": "tab:purple", "pruned": "tab:red", "uniform": "tab:blue"}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, x, label in (
         (
@@ -712,7 +748,7 @@ def plot_pareto(points: list, search_path: list, budget: Budget, out_png) -> Non
     axes[1].axvline(budget.lut, color="grey", linestyle=":", label="the budget's LUT")
     axes[0].axvline(budget.fps, color="grey", linestyle=":")
     axes[1].legend(fontsize=7, loc="lower right")
-    fig.suptitle("Tree detector: pruned (distilled) vs uniformly narrowed vs shipped")
+    fig.suptitle("Tree detector: pruned (distilled), pruned + mixed weight widths (PTQ), uniformly narrowed, shipped")
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
@@ -781,6 +817,11 @@ def main(argv=None) -> int:
     f.add_argument("--teacher", required=True, help="the unpruned float model file")
     f.add_argument("--out", required=True, help="the run folder")
     f.add_argument("--resume", action="store_true")
+    m = sub.add_parser("mixed", help="per-layer weight widths by PTQ (no QAT): a config's layer_bits on a float model")
+    m.add_argument("--model", required=True, help="the float model file (the pruned network's)")
+    m.add_argument("--config", required=True, help="the same channels with layer_bits (a preset name or YAML)")
+    m.add_argument("--data", default="trees")
+    m.add_argument("--out", required=True, help="the run folder")
     q = sub.add_parser(
         "pareto", help="AP50 vs estimated frames/s and LUT of trained designs -> pareto.{json,png}"
     )
@@ -790,7 +831,7 @@ def main(argv=None) -> int:
         action="append",
         required=True,
         metavar="NAME=RUN:ROLE",
-        help="a trained design: its name, run folder and role (shipped, pruned, uniform)",
+        help="a trained design: its name, run folder and role (shipped, pruned, pruned-mixed, uniform)",
     )
     q.add_argument("--board", default=None)
     q.add_argument("--out", default="build/prune")
@@ -817,6 +858,8 @@ def main(argv=None) -> int:
                 designs.append((name, run, role))
             run_pareto(designs, args.search, args.out, args.board)
             print(f"{len(designs)} designs -> {args.out}/pareto.png, {args.out}/pareto.json")
+        elif args.command == "mixed":
+            print(f"AP50 {run_mixed(args.model, args.config, args.out, args.data)} -> {args.out}/model.pt")
         elif args.command == "finetune":
             print(f"-> {finetune(args.config, args.teacher, args.out, args.resume, progress=False)}")
     except CodenetError as e:

@@ -211,3 +211,12 @@ def test_layer_shapes_match_a_forward_pass():
     with torch.no_grad():
         model(images(1))
     assert seen == prune.layer_shapes(model.cfg)
+
+
+def test_mixed_precision_refuses_a_float_model_of_other_channels(tmp_path):
+    from codenet.model.checkpoint import save_model
+
+    model = tiny()
+    save_model(model, [str(i) for i in range(model.cfg.num_classes)], tmp_path / "float.pt")
+    with pytest.raises(CodenetError, match="channels"):
+        prune.run_mixed(tmp_path / "float.pt", "trees-pruned-mixed", tmp_path / "run", data="synthetic")
