@@ -211,7 +211,10 @@ def prune_section(result: dict) -> str:
              "baseline is the widest all-widths x alpha network within the same budget, sliced from the same "
              "float model by the same BN |gamma| ranking. Both then get the same training: 30 float epochs "
              "(lr 0.002) and 5 QAT epochs, distilled from the unpruned float model throughout. "
-             "Made by `make prune-trees`.", "", *rows]
+             "Made by `make prune-trees`; `python -m codenet.overlay.estimate --model model/weights/trees-pruned.pt "
+             "--fps 90` shows the pruned model within it. The mixed-precision row is the pruned float model "
+             "quantized with narrower weights in five layers chosen by val sensitivity "
+             "(`model/configs/trees-pruned-mixed.yaml`), by PTQ only.", "", *rows]
     steps = "; ".join(f"{r['group']} -> {r['widths'][r['group']]}: {r['score']:.1f}, {r['lut']:,}"
                       for r in result["search"][1:] if r.get("group"))
     if steps:

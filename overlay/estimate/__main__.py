@@ -44,6 +44,12 @@ def run(args) -> dict:
     from codenet.overlay.estimate.report import markdown, plot_png
 
     board = load_board(args.board)
+    if args.fps is not None:  # the board's target, overridden (a design that must fit at another rate)
+        from codenet.host.errors import CodenetError
+
+        if not args.fps > 0:
+            raise CodenetError(f"--fps must be a positive frame rate, not {args.fps}")
+        board = board.with_target(args.fps)
     folding = load_folding(args.folding) if args.folding else None
     prepare_finn()
     from qonnx.core.modelwrapper import ModelWrapper
@@ -92,6 +98,8 @@ def main(argv=None) -> int:
                                                   "machine timings (overlay/estimate.md); the full one goes to --out")
     p.add_argument("--plot", default=None, help="also write the PNG plot here (overlay/estimate.png)")
     p.add_argument("--no-sweep", action="store_true", help="skip the trade-off sweep (faster)")
+    p.add_argument("--fps", type=float, default=None, help="fold for this frame rate instead of the board "
+                                                           "config's target_fps (e.g. 90 for the pruned tree model)")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")  # brevitas/qonnx import chatter
 

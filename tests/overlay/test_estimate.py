@@ -271,3 +271,12 @@ def test_tools_are_found_as_their_steps_find_them(tmp_path):
     assert find_tool("vitis_hls", env) is None and len(missing_tools(environ=env)) == 2
     env["PATH"] = f"{bindir}:/usr/bin:/bin"
     assert find_tool("vitis_hls", env) == str(bindir / "vitis_hls") and missing_tools(environ=env) == []
+
+
+def test_fps_override_is_checked(tmp_path, capsys):
+    """--fps folds for another rate than the board's (the pruned tree model's 90); nonsense is one line."""
+    from codenet.overlay.estimate.__main__ import main
+
+    assert main(["--fps", "0", "--no-sweep", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err == "codenet: error: --fps must be a positive frame rate, not 0.0"
