@@ -107,9 +107,26 @@ CODENET_INLINE ap_int<ACC_BITS> mac(ap_int<ACC_BITS> const &sum, ap_uint<ABITS> 
 #endif
 }
 
-/// sum + the dot product of SIMD unsigned activations and SIMD signed weights, lane by lane (mac).
+/// sum + lane i of x (unsigned, ABITS) times lane i of w (signed, WBITS): mac on packed words, which
+/// the C simulation computes straight from the limbs, without ap_int temporaries per lane.
+template <unsigned ABITS, unsigned WBITS, int XW, int WW>
+CODENET_INLINE ap_int<ACC_BITS> lane_mac(ap_int<ACC_BITS> const &sum, ap_uint<XW> const &x, ap_uint<WW> const &w,
+                                         unsigned i) {
+#pragma HLS INLINE
+#ifdef CODENET_CSIM_FAST_LANES
+    int32_t a = int32_t(detail::bits_at(x, i * ABITS, ABITS, detail::limbs<XW>()));
+    uint32_t raw = uint32_t(detail::bits_at(w, i * WBITS, WBITS, detail::limbs<WW>()));
+    int32_t b = int32_t(raw << (32 - WBITS)) >> (32 - WBITS);  // sign-extended
+    return ap_int<ACC_BITS>(int32_t(uint32_t(sum.to_int()) + uint32_t(a * b)));
+#else
+    return mac<ABITS, WBITS>(sum, lane<ABITS>(x, i), ap_int<WBITS>(lane<WBITS>(w, i)));
+#endif
+}
+
+/// sum + the dot product of SIMD unsigned activations and SIMD signed weights, lane by lane.
 template <unsigned SIMD, unsigned ABITS, unsigned WBITS>
-CODENET_INLINE ap_int<ACC_BITS> dot(ap_int<ACC_BITS> const &sum, ap_uint<SIMD * ABITS> const &x, ap_uint<SIMD * WBITS> const &w) {
+CODENET_INLINE ap_int<ACC_BITS> dot(ap_int<ACC_BITS> const &sum, ap_uint<SIMD * ABITS> const &x,
+                                    ap_uint<SIMD * WBITS> const &w) {
 #pragma HLS INLINE
 #ifdef CODENET_CSIM_FAST_LANES
     uint32_t acc = uint32_t(sum.to_int());
@@ -124,7 +141,7 @@ CODENET_INLINE ap_int<ACC_BITS> dot(ap_int<ACC_BITS> const &sum, ap_uint<SIMD * 
     ap_int<ACC_BITS> r = sum;
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-        r = mac<ABITS, WBITS>(r, lane<ABITS>(x, s), ap_int<WBITS>(lane<WBITS>(w, s)));
+        r = lane_mac<ABITS, WBITS>(r, x, w, s);
     }
     return r;
 #endif

@@ -79,8 +79,7 @@ void deformable_dw(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<DBI
                 ap_uint<PE * ACC_BITS> y_word;
                 for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                    ap_int<ACC_BITS> sum = mac<ABITS, WBITS>(first ? ap_int<ACC_BITS>(0) : acc[pe], lane<ABITS>(a, pe),
-                                                             ap_int<WBITS>(lane<WBITS>(w, pe)));
+                    ap_int<ACC_BITS> sum = lane_mac<ABITS, WBITS>(first ? ap_int<ACC_BITS>(0) : acc[pe], a, w, pe);
                     acc[pe] = sum;
                     set_lane<ACC_BITS>(y_word, pe, sum);
                 }

@@ -19,8 +19,7 @@ CODENET_INLINE void vvau_word(ap_int<ACC_BITS> acc[CF][PE], ap_uint<PE * ABITS> 
     ap_uint<PE * ACC_BITS> y;
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        ap_int<ACC_BITS> sum = mac<ABITS, WBITS>(t == 0 ? ap_int<ACC_BITS>(0) : acc[cf][pe], lane<ABITS>(x, pe),
-                                                 ap_int<WBITS>(lane<WBITS>(w, pe)));
+        ap_int<ACC_BITS> sum = lane_mac<ABITS, WBITS>(t == 0 ? ap_int<ACC_BITS>(0) : acc[cf][pe], x, w, pe);
         acc[cf][pe] = sum;
         set_lane<ACC_BITS>(y, pe, sum);
     }
