@@ -381,9 +381,14 @@ def run_binary(args: list, what: str) -> subprocess.CompletedProcess:
     """Runs a compiled testbench; a CsimError on a non-zero exit or an hls::stream warning (a read while
     empty, data left over)."""
     res = subprocess.run([str(a) for a in args], capture_output=True, text=True)
-    if res.returncode != 0 or "WARNING" in res.stdout:
-        raise CsimError(f"{what} failed (exit {res.returncode}): {res.stderr.strip()} {res.stdout.strip()}")
+    check_run(res.returncode, res.stdout, res.stderr, what)
     return res
+
+
+def check_run(returncode: int, stdout: str, stderr: str, what: str) -> None:
+    """A CsimError where a testbench run failed: a non-zero exit or an hls::stream warning."""
+    if returncode != 0 or "WARNING" in stdout:
+        raise CsimError(f"{what} failed (exit {returncode}): {stderr.strip()} {stdout.strip()}")
 
 
 # ---- run ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The whole network as one C-simulated program: every layer's kernel on its own fiber, connected as
-in the stitched design by bounded streams (hls/tb/network/hls_stream.h, fibers in one thread) at the build's FIFO depths,
-width converters where two layers' words differ (as FINN's InsertDWC puts them). A deadlock is a
-one-line CsimError naming the full streams; each stream's high-water mark comes back with the output.
+in the stitched design by bounded streams (hls/tb/network/hls_stream.h, fibers in one thread) at the
+build's FIFO depths, width converters where two layers' words differ (as FINN's InsertDWC puts them). A
+deadlock is a one-line CsimError naming the full streams; each stream's high-water mark comes back with
+the output.
 
     out, high_water = run_network(graph, images)              # at fifo_depths(graph), the build's
     out, high_water = run_network(graph, images, depths)      # {(layer name, input index): words}
@@ -23,7 +24,8 @@ from codenet.hls import csim
 
 NETWORK_TB = csim.TB_DIR / "network"
 # our hls_stream.h before the ap_types one; lanes on the limbs (hls/include/codenet/common.hpp)
-FLAGS = tuple(f for f in csim.FLAGS if not f.startswith("-O")) + ("-O3", "-I", str(NETWORK_TB), "-DCODENET_CSIM_FAST_LANES")
+FLAGS = tuple(f for f in csim.FLAGS if not f.startswith("-O")) + ("-O3", "-I", str(NETWORK_TB),
+                                                                   "-DCODENET_CSIM_FAST_LANES")
 UNIT_PRELUDE = "#include <codenet/codenet.hpp>\n"  # parsed once for the tops (hls_stream.h: ours)
 DEFAULT_DEPTH = 2  # FINN's shallowest FIFO
 PIPELINE_WORDS = 16  # a kernel's pipeline latency in words: an assumption (an HLS loop's depth), not measured
@@ -103,7 +105,8 @@ class Program:
         fibers = [("input", self.feed)] + [
             (name, f"for (unsigned long i = 0; i < n; i++) {{ {stmt}; }}") for name, stmt in self.kernels
         ] + [("output", self.drain)]
-        spawn = "\n".join(f'    sched.spawn(tb::net::guard([&] {{ {stmt}; }}), "{name}");' for name, stmt in fibers)
+        spawn = "\n".join(f'    sched.spawn(tb::net::guard([&] {{ {stmt}; }}), "{name}");'
+                          for name, stmt in fibers)
         return PROGRAM.format(decls="\n".join(self.decls), threads=spawn, n_layers=n_params,
                               image_elems=self.image_elems, prelude="\n".join(self.prelude),
                               max_w=self.max_w)
@@ -137,7 +140,8 @@ def generate(graph, kernels, depths: dict, image_shape) -> str:
             prog.stream(out, kernel.out_width, layer["outputs"][0])
             producer[layer["outputs"][0]] = (out, kernel.out_width, kernel)
         stage = kernel.case.replace("tb::run_", "tb::stage_", 1)
-        prog.kernels.append((layer["name"], f"{stage}({', '.join(ins + [out])}, params[{li}], {kernel.reps}UL)"))
+        call = f"{stage}({', '.join(ins + [out])}, params[{li}], {kernel.reps}UL)"
+        prog.kernels.append((layer["name"], call))
     src, width, last = producer[graph.output]
     bits = _element_bits(last)
     words = int(np.prod(last.outputs[0].shape)) * bits // width
@@ -175,7 +179,8 @@ def build_units(units: list, main_source: str, jobs: int | None = None) -> csim.
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f"net.{os.getpid()}.tmp"
     start = time.perf_counter()
-    res = subprocess.run([csim.CXX, *(str(o.path) for o in objects), "-o", str(tmp)], capture_output=True, text=True)
+    res = subprocess.run([csim.CXX, *(str(o.path) for o in objects), "-o", str(tmp)], capture_output=True,
+                         text=True)
     if res.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise csim.CsimError(f"linking the network program failed:\n{res.stderr[-6000:]}")
@@ -183,7 +188,8 @@ def build_units(units: list, main_source: str, jobs: int | None = None) -> csim.
     return csim.Binary(target, True, time.perf_counter() - start + sum(o.seconds for o in objects))
 
 
-def run_program(binary, images, output_shape, output_dtype, jobs: int = 1, params=()) -> tuple[np.ndarray, dict]:
+def run_program(binary, images, output_shape, output_dtype, jobs: int = 1,
+                params=()) -> tuple[np.ndarray, dict]:
     """Runs a network program on images (N, H, W, C) uint8: (outputs (N, *output_shape), {stream: (high
     water, depth)}). With jobs > 1 the images are split among that many copies of the program, run at
     once (one a core), each the whole network; `params` the per-layer parameter arrays (None: none) of a
@@ -206,9 +212,7 @@ def run_program(binary, images, output_shape, output_dtype, jobs: int = 1, param
             procs.append(subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
         results = [p.communicate() for p in procs]
         for k, (p, (stdout, stderr), chunk) in enumerate(zip(procs, results, chunks)):
-            if p.returncode != 0 or "WARNING" in stdout:
-                raise csim.CsimError(f"the network program failed (exit {p.returncode}): {stderr.strip()} "
-                                     f"{stdout.strip()}".strip())
+            csim.check_run(p.returncode, stdout, stderr, "the network program")
             out = np.fromfile(tmp / f"out{k}.bin", dtype="<i4")
             outs.append(out.reshape((len(chunk), *output_shape)).astype(output_dtype))
             for line in stdout.splitlines():
@@ -219,7 +223,8 @@ def run_program(binary, images, output_shape, output_dtype, jobs: int = 1, param
     return np.concatenate(outs), marks
 
 
-def run_network(graph, images, depths: dict | None = None, binary=None, jobs: int = 1) -> tuple[np.ndarray, dict]:
+def run_network(graph, images, depths: dict | None = None, binary=None,
+                jobs: int = 1) -> tuple[np.ndarray, dict]:
     """images (N, H, W, C) uint8 -> (output accumulators as host.sim.simulate, {stream: (high water,
     depth)}), the FIFOs at `depths` (default: fifo_depths, the build's; missing ones DEFAULT_DEPTH), the
     images split among `jobs` copies of the program (run_program)."""
@@ -232,7 +237,8 @@ def run_network(graph, images, depths: dict | None = None, binary=None, jobs: in
     else:
         kernels = csim.plan_graph(graph, (1, *images.shape[1:]))
     shape = kernels[-1].outputs[0]
-    return run_program(binary, images, shape.shape[1:], shape.dtype, jobs=jobs, params=[k.params for k in kernels])
+    return run_program(binary, images, shape.shape[1:], shape.dtype, jobs=jobs,
+                       params=[k.params for k in kernels])
 
 
 PROGRAM = r"""// generated by codenet/hls/network.py: the whole network, one fiber per kernel

@@ -24,9 +24,6 @@ import numpy as np
 from codenet.hls import csim, network
 from codenet.host.errors import CodenetError
 
-STREAM = "hls::stream<ap_uint<{}>>"
-
-
 @dataclass
 class Info:
     """What running the program needs to know of the graph."""
@@ -42,10 +39,10 @@ def _words(shape) -> int:
 
 
 def program(model, work_dir) -> tuple[list, str, Info]:
-    """(units [(top file, {file: text}, AP_INT_MAX_W)], the main() source, Info) of a specialized graph; the tops and
-    their params.h are written under work_dir/<node> by the ops' own code generation."""
+    """(units [(top file, {file: text}, AP_INT_MAX_W)], the main() source, Info) of a specialized graph;
+    the tops and their params.h are written under work_dir/<node> by the ops' own code generation."""
     import codenet.overlay.codegen.hls_ops  # noqa: F401  (registers our HLS ops)
-    from codenet.overlay.codegen.backend import CodenetHLS
+    from codenet.overlay.codegen.backend import STREAM, CodenetHLS
     from codenet.overlay.flow.fifos import MIN_DEPTH, fifo_depths
     from qonnx.custom_op.registry import getCustomOp
 
@@ -53,7 +50,8 @@ def program(model, work_dir) -> tuple[list, str, Info]:
     ops = [getCustomOp(n) for n in nodes]
     for node, op in zip(nodes, ops):
         if not isinstance(op, CodenetHLS):
-            raise CodenetError(f"{node.name} ({node.op_type}) is not one of our HLS ops: specialize the graph first")
+            raise CodenetError(f"{node.name} ({node.op_type}) is not one of our HLS ops: "
+                               "specialize the graph first")
     depths = fifo_depths(model)
     first = ops[0]
     image_shape = tuple(int(v) for v in first.get_normal_input_shape(0))[1:]
@@ -92,7 +90,8 @@ def program(model, work_dir) -> tuple[list, str, Info]:
     src, width, words = producer[out_tensor]
     dt = last.get_output_datatype(0)
     bits = dt.bitwidth()
-    prog.drain = f"tb::net::drain<{width // bits}, {bits}, {str(dt.signed()).lower()}>({src}, result, {words}UL * n)"
+    signed = str(dt.signed()).lower()
+    prog.drain = f"tb::net::drain<{width // bits}, {bits}, {signed}>({src}, result, {words}UL * n)"
     prog.max_w = max(csim.DEFAULT_AP_INT_MAX_W, *widths)
     out_shape = tuple(int(v) for v in last.get_normal_output_shape(0))[1:]
     dtype = np.dtype(np.int32 if dt.signed() else np.uint8) if bits in (8, 32) else np.dtype(np.int32)
@@ -108,7 +107,8 @@ def build(model, work_dir=None, jobs: int | None = None) -> tuple[csim.Binary, I
 
 
 def run(binary, info: Info, images, jobs: int = 1) -> tuple[np.ndarray, dict]:
-    """images (N, H, W, C) uint8 -> (accumulators (N, ...) as the simulator's, {stream: (high water, depth)})."""
+    """images (N, H, W, C) uint8 -> (accumulators (N, ...) as the simulator's, {stream: (high water,
+    depth)})."""
     images = np.asarray(images)
     if images.dtype != np.uint8 or tuple(images.shape[1:]) != info.image_shape:
         raise ValueError(f"images must be (N, {', '.join(map(str, info.image_shape))}) uint8, got "
