@@ -24,6 +24,15 @@ namespace codenet {
 /// Accumulator width of the MVAU and the VVAU: the graph's int32 streams.
 constexpr unsigned ACC_BITS = 32;
 
+/// An accumulator: ap_int<ACC_BITS>, what Vitis HLS builds. The whole-network C simulation holds it in a
+/// plain int32_t, which the MACs below wrap the same way (two's complement in 32 bits) and g++ keeps in
+/// a register (an ap_int lives in memory: a store and a reload on every MAC's dependence chain).
+#ifdef CODENET_CSIM_FAST_LANES
+using acc_t = int32_t;
+#else
+using acc_t = ap_int<ACC_BITS>;
+#endif
+
 #ifdef CODENET_CSIM_FAST_LANES
 // The whole-network C simulation (hls/network.py) reads and writes lanes on ap_int's 64-bit limbs:
 // the same bits as the range select below, without its temporaries (most of a kernel's time in
@@ -68,6 +77,18 @@ CODENET_INLINE void set_bits_at(ap_uint<W> &word, unsigned lo, unsigned n, uint6
 template <int W>
 using limbs = std::integral_constant<bool, (W > 64)>;
 
+/// The low bits of a value as set_bits_at takes them (it masks to the lane): a C++ integer as it is,
+/// an ap_int or ap_uint through its own conversion.
+template <unsigned BITS, typename V>
+CODENET_INLINE typename std::enable_if<std::is_integral<V>::value, uint64_t>::type raw_bits(V const &v) {
+    return uint64_t(v);
+}
+
+template <unsigned BITS, typename V>
+CODENET_INLINE typename std::enable_if<!std::is_integral<V>::value, uint64_t>::type raw_bits(V const &v) {
+    return ap_uint<BITS>(v).to_uint64();
+}
+
 }  // namespace detail
 #endif
 
@@ -87,7 +108,7 @@ CODENET_INLINE void set_lane(ap_uint<W> &word, unsigned i, V const &v) {
 #pragma HLS INLINE
 #ifdef CODENET_CSIM_FAST_LANES
     if (BITS <= 64) {
-        detail::set_bits_at(word, i * BITS, BITS, ap_uint<BITS>(v).to_uint64(), detail::limbs<W>());
+        detail::set_bits_at(word, i * BITS, BITS, detail::raw_bits<BITS>(v), detail::limbs<W>());
         return;
     }
 #endif
@@ -97,11 +118,11 @@ CODENET_INLINE void set_lane(ap_uint<W> &word, unsigned i, V const &v) {
 /// sum + a * w for an unsigned activation and a signed weight, wrapped to the accumulator's width as
 /// the assignment to ap_int<ACC_BITS> wraps it (a product of <= 8-bit values is exact either way).
 template <unsigned ABITS, unsigned WBITS>
-CODENET_INLINE ap_int<ACC_BITS> mac(ap_int<ACC_BITS> const &sum, ap_uint<ABITS> const &a, ap_int<WBITS> const &w) {
+CODENET_INLINE acc_t mac(acc_t const &sum, ap_uint<ABITS> const &a, ap_int<WBITS> const &w) {
 #pragma HLS INLINE
 #ifdef CODENET_CSIM_FAST_LANES
     static_assert(ACC_BITS == 32 && ABITS <= 16 && WBITS <= 16, "the fast path computes in 32 bits");
-    return ap_int<ACC_BITS>(int32_t(uint32_t(sum.to_int()) + uint32_t(int32_t(a.to_uint()) * w.to_int())));
+    return int32_t(uint32_t(sum) + uint32_t(int32_t(a.to_uint()) * w.to_int()));
 #else
     return sum + a * w;  // ap_int<ABITS+WBITS> product: exact
 #endif
@@ -110,14 +131,13 @@ CODENET_INLINE ap_int<ACC_BITS> mac(ap_int<ACC_BITS> const &sum, ap_uint<ABITS> 
 /// sum + lane i of x (unsigned, ABITS) times lane i of w (signed, WBITS): mac on packed words, which
 /// the C simulation computes straight from the limbs, without ap_int temporaries per lane.
 template <unsigned ABITS, unsigned WBITS, int XW, int WW>
-CODENET_INLINE ap_int<ACC_BITS> lane_mac(ap_int<ACC_BITS> const &sum, ap_uint<XW> const &x, ap_uint<WW> const &w,
-                                         unsigned i) {
+CODENET_INLINE acc_t lane_mac(acc_t const &sum, ap_uint<XW> const &x, ap_uint<WW> const &w, unsigned i) {
 #pragma HLS INLINE
 #ifdef CODENET_CSIM_FAST_LANES
     int32_t a = int32_t(detail::bits_at(x, i * ABITS, ABITS, detail::limbs<XW>()));
     uint32_t raw = uint32_t(detail::bits_at(w, i * WBITS, WBITS, detail::limbs<WW>()));
     int32_t b = int32_t(raw << (32 - WBITS)) >> (32 - WBITS);  // sign-extended
-    return ap_int<ACC_BITS>(int32_t(uint32_t(sum.to_int()) + uint32_t(a * b)));
+    return int32_t(uint32_t(sum) + uint32_t(a * b));
 #else
     return mac<ABITS, WBITS>(sum, lane<ABITS>(x, i), ap_int<WBITS>(lane<WBITS>(w, i)));
 #endif
@@ -125,20 +145,19 @@ CODENET_INLINE ap_int<ACC_BITS> lane_mac(ap_int<ACC_BITS> const &sum, ap_uint<XW
 
 /// sum + the dot product of SIMD unsigned activations and SIMD signed weights, lane by lane.
 template <unsigned SIMD, unsigned ABITS, unsigned WBITS>
-CODENET_INLINE ap_int<ACC_BITS> dot(ap_int<ACC_BITS> const &sum, ap_uint<SIMD * ABITS> const &x,
-                                    ap_uint<SIMD * WBITS> const &w) {
+CODENET_INLINE acc_t dot(acc_t const &sum, ap_uint<SIMD * ABITS> const &x, ap_uint<SIMD * WBITS> const &w) {
 #pragma HLS INLINE
 #ifdef CODENET_CSIM_FAST_LANES
-    uint32_t acc = uint32_t(sum.to_int());
+    uint32_t acc = uint32_t(sum);
     for (unsigned s = 0; s < SIMD; s++) {
         int32_t a = int32_t(detail::bits_at(x, s * ABITS, ABITS, detail::limbs<SIMD * ABITS>()));
         uint32_t raw = uint32_t(detail::bits_at(w, s * WBITS, WBITS, detail::limbs<SIMD * WBITS>()));
         int32_t b = int32_t(raw << (32 - WBITS)) >> (32 - WBITS);  // sign-extended
         acc += uint32_t(a * b);
     }
-    return ap_int<ACC_BITS>(int32_t(acc));
+    return int32_t(acc);
 #else
-    ap_int<ACC_BITS> r = sum;
+    acc_t r = sum;
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
         r = lane_mac<ABITS, WBITS>(r, x, w, s);

@@ -56,7 +56,7 @@ void deformable_dw(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<DBI
         unsigned irow = 0, ipos = 0, islot = 0, icf = 0, ix = 0;  // next input word: row, word, slot, pixel
         int oy = 0, ox = 0, cf = 0, ky = 0, kx = 0, oslot = 0;     // next output step; oslot: row oy
         int d = 1;                                                 // the current pixel's dilation
-        ap_int<ACC_BITS> acc[PE];
+        acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
         while (irow < H || oy < int(H)) {
 #pragma HLS PIPELINE II=1
@@ -79,7 +79,7 @@ void deformable_dw(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<DBI
                 ap_uint<PE * ACC_BITS> y_word;
                 for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                    ap_int<ACC_BITS> sum = lane_mac<ABITS, WBITS>(first ? ap_int<ACC_BITS>(0) : acc[pe], a, w, pe);
+                    acc_t sum = lane_mac<ABITS, WBITS>(first ? acc_t(0) : acc[pe], a, w, pe);
                     acc[pe] = sum;
                     set_lane<ACC_BITS>(y_word, pe, sum);
                 }

@@ -27,7 +27,7 @@ void mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * ACC_B
     static_assert(MH % PE == 0, "PE must divide MH");
     constexpr unsigned SF = MW / SIMD, NF = MH / PE;
     ap_uint<SIMD * ABITS> inbuf[SF];  // the current vector, replayed for output folds 1..NF-1
-    ap_int<ACC_BITS> acc[PE];
+    acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
     unsigned nf = 0, sf = 0;
     for (unsigned i = 0; i < reps * NF * SF; i++) {
@@ -42,7 +42,7 @@ void mvau(hls::stream<ap_uint<SIMD * ABITS>> &in, hls::stream<ap_uint<PE * ACC_B
         for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
             ap_uint<SIMD * WBITS> w = weights[pe][nf * SF + sf];
-            acc[pe] = dot<SIMD, ABITS, WBITS>(sf == 0 ? ap_int<ACC_BITS>(0) : acc[pe], x, w);
+            acc[pe] = dot<SIMD, ABITS, WBITS>(sf == 0 ? acc_t(0) : acc[pe], x, w);
         }
         if (++sf == SF) {  // the PE sums are complete
             ap_uint<PE * ACC_BITS> y;

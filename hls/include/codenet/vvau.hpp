@@ -13,13 +13,13 @@ namespace detail {
 /// One window word: PE channels' tap t into their accumulators acc[cf]; at the last tap channel
 /// group cf is complete and leaves.
 template <unsigned TAPS, unsigned CF, unsigned PE, unsigned WBITS, unsigned ABITS>
-CODENET_INLINE void vvau_word(ap_int<ACC_BITS> acc[CF][PE], ap_uint<PE * ABITS> const &x, ap_uint<PE * WBITS> const &w,
+CODENET_INLINE void vvau_word(acc_t acc[CF][PE], ap_uint<PE * ABITS> const &x, ap_uint<PE * WBITS> const &w,
                unsigned t, unsigned cf, hls::stream<ap_uint<PE * ACC_BITS>> &out) {
 #pragma HLS INLINE
     ap_uint<PE * ACC_BITS> y;
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        ap_int<ACC_BITS> sum = lane_mac<ABITS, WBITS>(t == 0 ? ap_int<ACC_BITS>(0) : acc[cf][pe], x, w, pe);
+        acc_t sum = lane_mac<ABITS, WBITS>(t == 0 ? acc_t(0) : acc[cf][pe], x, w, pe);
         acc[cf][pe] = sum;
         set_lane<ACC_BITS>(y, pe, sum);
     }
@@ -37,7 +37,7 @@ template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
 void vvau(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<PE * ACC_BITS>> &out,
           ap_uint<PE * WBITS> const weights[K * K * (C / PE)], unsigned reps, std::true_type) {
     constexpr unsigned CF = C / PE, TAPS = K * K;
-    ap_int<ACC_BITS> acc[CF][PE];
+    acc_t acc[CF][PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=2
 #pragma HLS BIND_STORAGE variable=acc type=ram_2p impl=lutram
     unsigned t = 0, cf = 0;
@@ -58,7 +58,7 @@ template <unsigned K, unsigned C, unsigned PE, unsigned WBITS, unsigned ABITS>
 void vvau(hls::stream<ap_uint<PE * ABITS>> &in, hls::stream<ap_uint<PE * ACC_BITS>> &out,
           ap_uint<PE * WBITS> const weights[K * K * (C / PE)], unsigned reps, std::false_type) {
     constexpr unsigned CF = C / PE, TAPS = K * K;
-    ap_int<ACC_BITS> acc[CF][PE];
+    acc_t acc[CF][PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=0
     unsigned t = 0, cf = 0;
     for (unsigned i = 0; i < reps * TAPS * CF; i++) {

@@ -32,7 +32,9 @@ extern "C" void codenet_fiber_switch(void **save, void *load);
 #ifdef CODENET_NET_MAIN  // defined once, in the program's main translation unit
 // void codenet_fiber_switch(void **save, void *load): push the System V callee-saved registers, store
 // the stack pointer at *save, continue on the stack `load` (saved by an earlier switch, or prepared by
-// Fiber::Fiber to "return" into fiber_entry).
+// Fiber::Fiber to "return" into fiber_entry). It returns by an indirect jump, not `ret`: the return
+// stack predicts the caller's own address, which is wrong on every switch; the jump's target is
+// predicted from its history, and the partners alternate.
 asm(R"(
     .text
     .globl codenet_fiber_switch
@@ -52,7 +54,8 @@ codenet_fiber_switch:
     popq %r12
     popq %rbx
     popq %rbp
-    ret
+    popq %rax
+    jmpq *%rax
     .size codenet_fiber_switch, .-codenet_fiber_switch
     .section .note.GNU-stack,"",@progbits
     .text
