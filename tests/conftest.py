@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from tests.toolchain import require
+
 
 def build_tiny_chain(out, **overrides) -> dict:
     """codenet-tiny (its config with `overrides`) quantized on synthetic images, with a live signal at
@@ -46,9 +48,8 @@ def build_tiny_chain(out, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def tiny_chain(tmp_path_factory):
     """The codenet-tiny chain (build_tiny_chain), built once a session."""
-    pytest.importorskip("torch")
-    pytest.importorskip("brevitas")
-    pytest.importorskip("finn")
+    for module in ("torch", "brevitas", "finn"):
+        require(module)
     return build_tiny_chain(tmp_path_factory.mktemp("tiny_chain"))
 
 

@@ -68,8 +68,7 @@ def test_shipped_network_in_csim_equals_simulator():
     from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
     from codenet.host.sim import simulate
 
-    if not (DEFAULT_BUNDLE / "manifest.json").exists():
-        pytest.skip("no shipped bundle")
+    assert (DEFAULT_BUNDLE / "manifest.json").exists(), "the shipped bundle is missing"
     bundle = load_bundle(DEFAULT_BUNDLE)
     x = csim.sample_images(bundle.input_size, 2)
     out, streams = csim.run_graph(bundle.graph, x, trace=True)

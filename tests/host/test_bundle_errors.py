@@ -11,7 +11,6 @@ from codenet.host.bundle import DEFAULT_BUNDLE, load_bundle
 from codenet.host.cli import main
 from tests.host.cli_run import detect, one_line
 
-pytestmark = pytest.mark.skipif(not (DEFAULT_BUNDLE / "manifest.json").exists(), reason="no shipped bundle")
 
 
 @pytest.fixture
