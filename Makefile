@@ -139,8 +139,8 @@ train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown det
 		$(if $(wildcard runs/trees-finetune/checkpoint.pt),--resume)
 	cp runs/trees-finetune/model.pt model/weights/trees.pt
 
-ablation: $(VENV)/.installed  ## deformable variants and float vs W4A8 on one budget -> runs/ablation
-	$(PY) -m codenet.model.ablation --out runs/ablation --report runs/ablation/ablation.md
+ablation: $(VENV)/.installed  ## deformable variants x 3 seeds on trees and synthetic, distillation (about 90 min, niced) -> runs/ablation
+	nice -n 10 $(PY) -m codenet.model.ablation --seeds 0 1 2 --jobs 2 --out runs/ablation --report runs/ablation/ablation.md
 
 ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the tree detector (after make train-trees) -> build/ptq-trees
 	$(PY) -m codenet.model.ptq --float runs/trees-finetune/float.pt --qat model/weights/trees.pt --data trees \

@@ -1,7 +1,11 @@
-"""Ablation: the decoder's deformable variants and float vs W4A8, each trained on the same budget.
+"""Ablation: the decoder's deformable variants over seeds, on both data sets, and whether distillation
+helps QAT. Every variant gets the same budget, data and seeds; only the decoder's sampling differs.
 
-Runs one training per variant (resumable: rerunning continues unfinished runs) and writes a markdown
-table plus JSON. Usage: python -m codenet.model.ablation --out runs/ablation --report model/results.md
+Each run is `codenet train` on a config written into its folder (resumable: rerunning continues
+unfinished runs and skips finished ones), `--jobs` at a time with one torch thread each. The table
+gives the mean and spread over seeds, and the per-seed paired difference to the hardware variant.
+
+    python -m codenet.model.ablation --study trees --seeds 0 1 2 --jobs 2 --out runs/ablation
 """
 
 from __future__ import annotations
@@ -9,11 +13,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from codenet.host.errors import CodenetError
-from codenet.host.io import write_json_atomic
+from codenet.host.io import write_bytes_atomic, write_json_atomic
 
 VARIANTS = {
     "bounded": "bounded deformable, integer d in {1..4} (hardware semantics, ours)",
@@ -21,77 +28,193 @@ VARIANTS = {
     "fixed": "fixed dilation d = 2",
     "bilinear": "bilinear real-valued dilation, rounded after float training (CoDeNet's way)",
 }
-# the shared budget: the codenet-s network at 128x128 input (a quarter of the default's pixels) on the
-# class-agnostic synthetic set, so that each variant learns to localize within minutes on one CPU
-# core: what the decoder's sampling changes is localization. Identical data, epochs and seed.
-INPUT_SIZE = 128
-BUDGET = {"data": "synthetic-objects", "train_images": 2000, "val_images": 300, "val_split": "test",
-          "float_epochs": 5, "qat_epochs": 1, "workers": 0, "threads": 1, "eval_float": True,
-          "report_splits": []}
+REFERENCE = "bounded"
 
 
-def budget() -> dict:
-    """What every variant trains with: BUDGET over codenet-s's train section (its learning rates)."""
-    from codenet.model.config import load_config
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """One data set's budget. The stem and backbone start from a float model of that data (a
+    pretrained feature extractor, as CoDeNet starts from ImageNet's), the decoder and head from
+    scratch: that is what lets each variant come near its accuracy within minutes on one core."""
 
-    train = load_config("codenet-s")[1]
-    return {**{k: train[k] for k in ("batch_size", "lr", "qat_lr") if k in train}, **BUDGET}
-
-
-def run_variant(kind: str, out: Path, progress: bool) -> dict:
-    from codenet.model.config import load_config
-    from codenet.model.network import CoDeNet, count
-    from codenet.model.train import Trainer, TrainSettings
-
-    cfg, train = load_config("codenet-s")
-    cfg = dataclasses.replace(cfg, deform=kind, input_size=INPUT_SIZE, num_classes=1).validate()
-    settings = TrainSettings.from_dict({**train, **BUDGET})
-    run_dir = out / kind
-    if not (run_dir / "metrics.json").exists():
-        Trainer(cfg, settings, run_dir, progress=progress).run(resume=(run_dir / "checkpoint.pt").exists())
-    floats = json.loads((run_dir / "float_metrics.json").read_text())
-    quant = json.loads((run_dir / "metrics.json").read_text())
-    sizes = count(CoDeNet(cfg))
-    return {"variant": kind, "float": floats["float"], "float_rounded": floats.get("float_rounded"),
-            "w4a8": quant, **sizes}
+    config: str      # the preset whose network and training section the runs start from
+    model: dict      # overrides of its model section
+    budget: dict     # overrides of its training section
+    backbone: str    # the float model (a training run's float.pt) the backbone comes from
+    about: str       # one line for the report
 
 
-def report(rows, budget) -> str:
-    def ap(m):
-        return "n/a" if m is None else f"{m['AP50']:.1f}"
+STUDIES = {
+    "trees": Study(
+        "trees", {},
+        {"float_epochs": 40, "qat_epochs": 1, "lr": 0.004, "distill": 1.0, "val_every": 0,
+         "report_splits": ["test"], "eval_float": True, "workers": 1, "threads": 1},
+        "runs/trees/float.pt",
+        "the tree detector's network at 256x256 on the trees set (257 training windows); AP50 on the "
+        "held-out test bands (198 crowns)"),
+    "synthetic": Study(
+        "codenet-s", {"input_size": 128, "num_classes": 1},
+        {"data": "synthetic-objects", "train_images": 2000, "val_images": 300, "float_epochs": 8,
+         "qat_epochs": 1, "lr": 0.004, "distill": 1.0, "val_every": 0, "report_splits": ["test"],
+         "eval_float": True, "workers": 1, "threads": 1},
+        "runs/codenet-s/float.pt",
+        "the codenet-s network at 128x128 on the class-agnostic synthetic set (2000 training scenes); "
+        "AP50 on the held-out test split (300 scenes)"),
+}
 
-    lines = [
-        "| decoder variant | float AP50 | float, d rounded | W4A8 AP50 | W4A8 mAP | params | MACs | weight bytes |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {VARIANTS[r['variant']]} | {ap(r['float'])} | {ap(r['float_rounded'])} | {ap(r['w4a8'])} "
-                     f"| {r['w4a8']['mAP']:.1f} | {r['parameters'] / 1e3:.1f} k | {r['macs'] / 1e6:.1f} M "
-                     f"| {r['weight_bytes'] / 1024:.1f} KiB |")
-    budget_text = ", ".join(f"{k}={v}" for k, v in budget.items())
-    return "\n".join(lines) + (f"\n\nBudget per variant: the codenet-s network at {INPUT_SIZE}x{INPUT_SIZE}, "
-                                f"{budget_text}, seed 0; AP on the held-out synthetic test split.\n")
+
+def run_dir(out: Path, study: str, name: str, seed: int) -> Path:
+    return out / study / f"{name}-s{seed}"
+
+
+def plan(study_name: str, seeds, out: Path, variants) -> list:
+    """[(run folder, config YAML text, after)]: one training per variant and seed, and a QAT-only run
+    without distillation from each seed's reference float model (`after`: the run it starts from)."""
+    from codenet.model.config import config_yaml, load_config
+
+    study = STUDIES[study_name]
+    base_cfg, base_train = load_config(study.config)
+    if not Path(study.backbone).is_file():
+        raise CodenetError(f"{study.backbone} not found: the {study_name} study's backbone comes from that "
+                           f"run (make {'train-trees' if study_name == 'trees' else 'train'})")
+    runs = []
+    for seed in seeds:
+        for kind in variants:
+            cfg = dataclasses.replace(base_cfg, **study.model, deform=kind).validate()
+            train = {**base_train, **study.budget, "seed": seed, "init_backbone": study.backbone}
+            runs.append((run_dir(out, study_name, kind, seed), config_yaml(cfg, train), None))
+        if REFERENCE in variants:
+            ref = run_dir(out, study_name, REFERENCE, seed)
+            cfg = dataclasses.replace(base_cfg, **study.model, deform=REFERENCE).validate()
+            train = {**base_train, **study.budget, "seed": seed, "init_from": str(ref / "float.pt"),
+                     "float_epochs": 0, "distill": 0.0, "eval_float": False}
+            runs.append((run_dir(out, study_name, "no-distill", seed), config_yaml(cfg, train), ref))
+    return runs
+
+
+def train_all(runs, jobs: int, progress: bool) -> None:
+    """Trains every unfinished run, `jobs` at a time, each `codenet train` in its own process (one
+    torch thread: two share two cores), a run waiting for the run it starts from."""
+    todo = [r for r in runs if not (r[0] / "metrics.json").exists()]
+    done = {r[0] for r in runs} - {r[0] for r in todo}
+    active, start = {}, time.perf_counter()
+    while todo or active:
+        for folder, proc in list(active.items()):
+            if proc.poll() is not None:
+                del active[folder]
+                if proc.returncode != 0:
+                    raise CodenetError(f"training {folder} failed (exit {proc.returncode}): see {folder / 'train.log'}")
+                done.add(folder)
+                if progress:
+                    print(f"  done {folder} ({len(done)}/{len(runs)}, {time.perf_counter() - start:.0f} s)", flush=True)
+        for run in [r for r in todo if r[2] is None or r[2] in done]:
+            if len(active) >= jobs:
+                break
+            folder, config, _ = run
+            todo.remove(run)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "config.yaml").write_text(config)
+            cmd = [sys.executable, "-m", "codenet.host.cli", "train", "--config", str(folder / "config.yaml"),
+                   "--out", str(folder), "--no-progress"]
+            if (folder / "checkpoint.pt").exists():
+                cmd.append("--resume")
+            with open(folder / "train.log", "a") as log:
+                active[folder] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if active:
+            time.sleep(2)
+
+
+def _ap50(path: Path, key: str | None = None):
+    """AP50 of a metrics file (of its entry `key`), None where the run has none."""
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data = data.get(key) if key else data
+    return data["AP50"] if data else None
+
+
+def collect(study: str, seeds, out: Path, variants) -> dict:
+    """{variant: {seed: {"float", "rounded", "w4a8"}: test AP50}} and the no-distillation QAT runs."""
+    rows = {}
+    for kind in [*variants, "no-distill"]:
+        for seed in seeds:
+            d = run_dir(out, study, kind, seed)
+            if not (d / "metrics_test.json").exists():
+                continue
+            rows.setdefault(kind, {})[seed] = {
+                "float": _ap50(d / "float_metrics.json", "float_test"),
+                "rounded": _ap50(d / "float_metrics.json", "float_rounded_test"),
+                "w4a8": _ap50(d / "metrics_test.json"),
+            }
+    return rows
+
+
+def _spread(values) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def report(study: str, rows: dict, seeds) -> str:
+    """The markdown table of one study: mean ± standard deviation over seeds (n in the header)."""
+    ref = rows.get(REFERENCE, {})
+
+    def paired(kind, key):
+        diffs = [ref[s][key] - rows[kind][s][key] for s in rows[kind]
+                 if s in ref and ref[s][key] is not None and rows[kind][s][key] is not None]
+        return _spread(diffs) if diffs else "n/a"
+
+    n = len(seeds)
+    lines = [f"| decoder variant | float AP50 | float, d rounded | W4A8 AP50 | {REFERENCE} minus it (W4A8, "
+             "paired by seed) |", "|---|---|---|---|---|"]
+    for kind, text in VARIANTS.items():
+        if kind not in rows:
+            continue
+        r = rows[kind].values()
+        diff = "" if kind == REFERENCE else paired(kind, "w4a8")
+        lines.append(f"| {text} | {_spread(x['float'] for x in r)} | {_spread(x['rounded'] for x in r)} | "
+                     f"{_spread(x['w4a8'] for x in r)} | {diff} |")
+    if "no-distill" in rows:
+        r = rows["no-distill"].values()
+        lines.append(f"| {VARIANTS[REFERENCE].split(',')[0]}, QAT without distillation | | | "
+                     f"{_spread(x['w4a8'] for x in r)} | {paired('no-distill', 'w4a8')} |")
+    study_ = STUDIES[study]
+    budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in ("workers", "threads", "eval_float"))
+    return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds {', '.join(map(str, seeds))} (n = {n}): "
+            f"{study_.about}. Budget per run: {budget}; stem and backbone from `{study_.backbone}`, decoder "
+            "and head from scratch; the W4A8 figure is after its QAT epoch(s). \"QAT without distillation\" "
+            f"starts from the same seed's {REFERENCE} float model as the row above it.\n")
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/ablation")
-    p.add_argument("--report", default=None, help="write the markdown table here (and JSON beside it)")
+    p = argparse.ArgumentParser(prog="python -m codenet.model.ablation", description=__doc__.splitlines()[0])
+    p.add_argument("--study", nargs="+", default=list(STUDIES), choices=list(STUDIES))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--jobs", type=int, default=1, help="trainings at once, one torch thread each (default 1)")
+    p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--report", default=None, help="also write the markdown tables here")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    out = Path(args.out)
     try:
-        rows = [run_variant(k, Path(args.out), not args.no_progress) for k in args.variants]
+        runs = [r for s in args.study for r in plan(s, args.seeds, out, args.variants)]
+        train_all(runs, max(1, args.jobs), not args.no_progress)
     except CodenetError as e:
         print(f"ablation: error: {e}", file=sys.stderr)
         return 2
-    table = report(rows, budget())
-    print(table)
-    write_json_atomic(rows, Path(args.out) / "ablation.json")
+    results, tables = {}, []
+    for s in args.study:
+        results[s] = {"seeds": args.seeds, "rows": collect(s, args.seeds, out, args.variants)}
+        tables.append(f"### {s}\n\n" + report(s, results[s]["rows"], args.seeds))
+    write_json_atomic(results, out / "ablation.json")
+    text = "\n".join(tables)
+    print(text)
     if args.report:
-        from codenet.host.io import write_bytes_atomic
-
-        write_bytes_atomic(("# Ablation: deformable variants, float vs W4A8\n\n" + table).encode(), args.report)
+        write_bytes_atomic(("# Ablation: deformable variants over seeds\n\n" + text).encode(), args.report)
         print(f"-> {args.report}")
     return 0
 

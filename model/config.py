@@ -113,3 +113,13 @@ def load_config(name_or_path: str) -> tuple[ModelConfig, dict]:
     if not isinstance(train, dict):
         raise CodenetError(f"{path}: 'train' must be a mapping")
     return model, train
+
+
+def config_yaml(cfg: ModelConfig, train: dict | None = None) -> str:
+    """A config file's text (what load_config reads): the model section and, if given, the train section."""
+    import yaml
+
+    from codenet.model.checkpoint import plain
+
+    return yaml.safe_dump({"model": plain(cfg.to_dict()), **({"train": plain(train)} if train else {})},
+                          sort_keys=False, default_flow_style=None)

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from codenet.host.errors import CodenetError
+from codenet.model.config import config_yaml
 
 QUANTUM = 8  #: every pruned count is a multiple of this: PE/SIMD of 1, 2, 4, 8 always divide it
 #: AP50 differences below this are not evidence (about one point on the trees val split's 124 crowns)
@@ -184,17 +185,6 @@ def uniform(cfg, alpha: float) -> dict:
 
 
 # ---- the estimate --------------------------------------------------------------------------------------
-def config_yaml(cfg, train: dict | None = None) -> str:
-    import yaml
-    from codenet.model.checkpoint import plain
-
-    return yaml.safe_dump(
-        {"model": plain(cfg.to_dict()), **({"train": plain(train)} if train else {})},
-        sort_keys=False,
-        default_flow_style=None,
-    )
-
-
 def hw_graph(cfg):
     """The config's HW-layer graph as `make estimate` builds it from an untrained config (shapes and
     bits are all the estimate reads), without the bundle."""

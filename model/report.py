@@ -256,6 +256,21 @@ def keep_sections(path: Path) -> dict:
     return {k: "\n".join(v).rstrip() for k, v in sections.items()}
 
 
+def ablation_section(results: dict) -> str:
+    """The ablation's tables (python -m codenet.model.ablation's ablation.json), a study each."""
+    from codenet.model.ablation import report
+
+    parts = ["## Ablation: the decoder's deformable variants over seeds, and distillation in QAT", ""]
+    for study, r in results.items():
+        parts += [f"### {study}", "", report(study, r["rows"], r["seeds"])]
+    parts.append("How to read it: the spread is the standard deviation over seeds (the runs share the "
+                 "pretrained backbone, so it measures the decoder's initialisation and the data order); the "
+                 "paired column differences each seed's run against the same seed's hardware variant. "
+                 "\"float, d rounded\" is CoDeNet's recipe: bilinear (real-valued) dilations in training, "
+                 "rounded to the hardware's integers after it.")
+    return "\n".join(parts)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", default="runs/codenet-s")
@@ -267,7 +282,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="model/results.md")
     args = p.parse_args(argv)
     from codenet.host.io import write_bytes_atomic
-    from codenet.model.ablation import budget, report
 
     old = keep_sections(Path(args.out))
     parts = ["# Results", ""]
@@ -290,15 +304,10 @@ def main(argv=None) -> int:
     elif "## Hardware-aware channel pruning" in old:
         parts += [old["## Hardware-aware channel pruning"], ""]
     ablation = Path(args.ablation) / "ablation.json"
-    if not ablation.exists() and "## Ablation" in old:
-        parts += [old["## Ablation"], ""]
     if ablation.exists():
-        parts += ["## Ablation: the decoder's deformable variants, float vs W4A8", "", report(_read(ablation), budget()),
-                  "How to read it: one seed, 300 test images and a short budget, so differences of a point or two "
-                  "are within run-to-run noise. The W4A8 column is the float model after calibration plus its QAT "
-                  "epoch(s), so it has trained longer than the float column. \"float, d rounded\" is CoDeNet's "
-                  "recipe: bilinear (real-valued) dilations in training, rounded to the hardware's integers "
-                  "after it.", ""]
+        parts += [ablation_section(_read(ablation)), ""]
+    elif "## Ablation" in old:
+        parts += [old["## Ablation"], ""]
     write_bytes_atomic(("\n".join(parts).rstrip() + "\n").encode(), args.out)
     print(f"-> {args.out}")
     return 0

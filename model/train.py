@@ -49,6 +49,7 @@ class TrainSettings:
     warmup_steps: int = 100
     seed: int = 0
     init_from: str = ""  #: a float model file to start from (with float_epochs 0: QAT only, e.g. a run's float.pt)
+    init_backbone: str = ""  #: a float model file whose stem and backbone start this one (the decoder from scratch)
     distill: float = 0.0  #: weight of the heatmap distillation from the float model during QAT (0: off)
     calib_images: int = 64
     augment: bool = True
@@ -81,6 +82,20 @@ class TrainSettings:
         if not isinstance(s.crop, int) or s.crop < 0 or s.crop % 32:
             raise CodenetError(f"train setting crop must be 0 or a multiple of 32, not {s.crop!r}")
         return s
+
+
+def load_backbone(model, path) -> None:
+    """The stem and backbone of the float model file `path` into `model` (a pretrained feature
+    extractor, as CoDeNet starts from ImageNet's); its decoder and head stay as initialised."""
+    start, _, _ = checkpoint.load_model(path)
+    if start.is_quant:
+        raise CodenetError(f"{path}: init_backbone needs a float model, not a W4A8 one")
+    keys = ("stem", "backbone", "stem_weight_bits")
+    mine, theirs = model.cfg.to_dict(), start.cfg.to_dict()
+    if any(mine.get(k) != theirs.get(k) for k in keys):
+        raise CodenetError(f"{path}: its stem and backbone are not those of config {model.cfg.name!r}")
+    for part in ("stem", "backbone"):
+        getattr(model, part).load_state_dict(getattr(start, part).state_dict())
 
 
 class TrainItems(torch.utils.data.Dataset):
@@ -182,6 +197,8 @@ class Trainer:
             if start.is_quant or start.cfg.to_dict() != cfg.to_dict():
                 raise CodenetError(f"{settings.init_from}: init_from needs a float model of config {cfg.name!r}")
             self.model.load_state_dict(start.state_dict())
+        if settings.init_backbone:
+            load_backbone(self.model, settings.init_backbone)
         self.teacher = None
         self.ema = WeightAverage(self.model, settings.ema) if settings.ema else None
         self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)
@@ -247,6 +264,8 @@ class Trainer:
             self.model.set_deform("bounded")
             if evaluate:
                 float_metrics["float_rounded"] = self.validate()
+                for split in self.s.report_splits:
+                    float_metrics[f"float_rounded_{split}"] = self.validate(split=split)
         if float_metrics:
             write_json_atomic(float_metrics, self.out / "float_metrics.json")
         self.model.quantize(calibration_images(self.train_set, self.cfg, self.s.calib_images).to(self.device))

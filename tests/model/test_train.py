@@ -75,6 +75,25 @@ def test_qat_only_run_from_a_float_model(tmp_path):
                 tmp_path / "again", progress=False)
 
 
+
+def test_pretrained_backbone_and_a_fresh_decoder(tmp_path):
+    """init_backbone: the stem and backbone of a float model, the decoder and head as initialised."""
+    import dataclasses
+
+    cfg, s = tiny(qat_epochs=0)
+    Trainer(cfg, s, tmp_path / "float", progress=False).run()
+    source = load_model(tmp_path / "float" / "model.pt")[0]
+    plain = dataclasses.replace(cfg, deform="plain").validate()  # another decoder over the same backbone
+    fresh = Trainer(plain, tiny()[1], tmp_path / "fresh", progress=False).model.state_dict()
+    started = Trainer(plain, tiny(init_backbone=str(tmp_path / "float" / "model.pt"))[1], tmp_path / "b",
+                      progress=False).model.state_dict()
+    for k, v in started.items():
+        want = source.state_dict()[k] if k.startswith(("stem.", "backbone.")) else fresh[k]
+        assert torch.equal(v, want), k
+    wider = dataclasses.replace(cfg, stem=(cfg.stem[0] * 2, cfg.stem[1])).validate()
+    with pytest.raises(CodenetError, match="not those of config"):
+        Trainer(wider, tiny(init_backbone=str(tmp_path / "float" / "model.pt"))[1], tmp_path / "c", progress=False)
+
 def test_vectorized_targets_equal_one_gaussian_at_a_time():
     import numpy as np
 

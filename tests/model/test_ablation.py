@@ -1,0 +1,74 @@
+"""The ablation's plan (one valid config a run, the same budget for every variant) and its table
+(mean and spread over seeds, paired differences), on metric files written here."""
+
+import dataclasses
+import json
+
+import pytest
+
+from codenet.host.errors import CodenetError
+from codenet.model import ablation
+from codenet.model.config import load_config
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    backbone = tmp_path / "float.pt"
+    backbone.write_bytes(b"")
+    monkeypatch.setitem(ablation.STUDIES, "trees", dataclasses.replace(ablation.STUDIES["trees"],
+                                                                      backbone=str(backbone)))
+    return backbone
+
+
+def test_plan_gives_every_variant_the_same_budget(tmp_path, study):
+    runs = ablation.plan("trees", [0, 1], tmp_path / "out", list(ablation.VARIANTS))
+    assert len(runs) == 2 * (len(ablation.VARIANTS) + 1)
+    configs = {}
+    for folder, text, after in runs:
+        (tmp_path / "c.yaml").write_text(text)
+        cfg, train = load_config(str(tmp_path / "c.yaml"))
+        configs[folder.name] = (cfg, train, after)
+    for seed in (0, 1):
+        ref_cfg, ref_train, _ = configs[f"bounded-s{seed}"]
+        for kind in ablation.VARIANTS:
+            cfg, train, after = configs[f"{kind}-s{seed}"]
+            assert cfg.deform == kind and dataclasses.replace(cfg, deform="bounded") == ref_cfg
+            assert train == ref_train and train["seed"] == seed and after is None
+            assert train["init_backbone"] == str(study)
+        cfg, train, after = configs[f"no-distill-s{seed}"]
+        assert after == tmp_path / "out" / "trees" / f"bounded-s{seed}" and cfg == ref_cfg
+        assert train["init_from"] == str(after / "float.pt") and train["distill"] == 0 and train["float_epochs"] == 0
+
+
+def test_plan_names_the_missing_backbone(tmp_path, study):
+    study.unlink()
+    with pytest.raises(CodenetError, match="make train-trees"):
+        ablation.plan("trees", [0], tmp_path, ["bounded"])
+
+
+def write_run(folder, float_ap, w4a8_ap, rounded=None):
+    folder.mkdir(parents=True)
+    floats = {"float_test": {"AP50": float_ap}}
+    if rounded is not None:
+        floats["float_rounded_test"] = {"AP50": rounded}
+    (folder / "float_metrics.json").write_text(json.dumps(floats))
+    (folder / "metrics_test.json").write_text(json.dumps({"AP50": w4a8_ap}))
+
+
+def test_report_gives_mean_spread_and_paired_differences(tmp_path):
+    out = tmp_path / "out"
+    for seed, (b, p) in enumerate([(40.0, 30.0), (42.0, 36.0), (44.0, 36.0)]):
+        write_run(out / "trees" / f"bounded-s{seed}", b + 1, b)
+        write_run(out / "trees" / f"plain-s{seed}", p + 1, p)
+        write_run(out / "trees" / f"bilinear-s{seed}", 10.0, 9.0, rounded=8.0)
+    rows = ablation.collect("trees", [0, 1, 2], out, list(ablation.VARIANTS))
+    assert set(rows) == {"bounded", "plain", "bilinear"}
+    # through JSON, as make report reads it (the seeds become strings)
+    table = ablation.report("trees", json.loads(json.dumps(rows)), [0, 1, 2])
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    bounded = lines[ablation.VARIANTS["bounded"]].split(" | ")
+    plain = lines[ablation.VARIANTS["plain"]].split(" | ")
+    assert bounded[1:4] == ["43.0 ± 2.0", "n/a", "42.0 ± 2.0"]
+    assert plain[3] == "34.0 ± 3.5" and plain[4] == "8.0 ± 2.0 |"  # 10, 6, 8 bounded minus plain
+    assert lines[ablation.VARIANTS["bilinear"]].split(" | ")[2] == "8.0 ± 0.0"
+    assert ablation.VARIANTS["fixed"] not in table and "n = 3" in table
