@@ -9,11 +9,6 @@ CODENET := $(VENV)/bin/codenet
 NODEPS := finn-plus==1.6.1 hls4ml==1.3.0
 
 DEMO_VENV := .venv-demo
-# the shipped model is weak (AP50 7 on the synthetic test split, model/results.md): its peaks sit at
-# 0.2-0.3, so the demo shows what it finds above 0.24 rather than the 0.3 default
-DEMO_SCORE := 0.24
-# the tree detector's true crowns score a median 0.25 (model/results.md): at 0.25 it finds half of them
-TREES_SCORE := 0.25
 # the board's side for the pynq backend tests: pynq 3.1.2 with its own pins (numpy<2: its PynqBuffer
 # cannot be created under numpy 2) and the host package, as on the PYNQ-Z2 image
 BOARD_VENV := .venv-board
@@ -63,9 +58,8 @@ $(DEMO_VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(DEMO_VENV)/.installed  ## the shipped bundles on the sample images (bit-exact simulator): synthetic scenes, aerial tree crowns
-	$(DEMO_VENV)/bin/codenet detect host/samples/*.jpg --out build/demo/synthetic --score $(DEMO_SCORE)
-	$(DEMO_VENV)/bin/codenet detect host/samples/trees --bundle host/bundles/codenet-trees --tile \
-		--score $(TREES_SCORE) --out build/demo/trees
+	$(DEMO_VENV)/bin/codenet detect host/samples/*.jpg --out build/demo/synthetic
+	$(DEMO_VENV)/bin/codenet detect host/samples/trees --bundle host/bundles/codenet-trees --tile --out build/demo/trees
 	@echo "annotated images, detections.json and detections.csv in build/demo/synthetic and build/demo/trees"
 
 # $(call export_bundle,NAME,MODEL): export MODEL, folded as overlay/folding.json, into host/bundles/NAME

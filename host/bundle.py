@@ -47,6 +47,11 @@ class Bundle:
     def input_size(self) -> int:
         return int(self.manifest["input"]["shape"][1])
 
+    @property
+    def score_threshold(self) -> float | None:
+        """The model's own score threshold (its best F1 on its val split), if the bundle has one."""
+        return self.manifest.get("score_threshold")
+
 
 def load_manifest(path) -> dict:
     path = Path(path)

@@ -30,7 +30,8 @@ def add_detect_args(p):
     p.add_argument("--bundle", help="bundle folder (default: the shipped codenet-s)")
     p.add_argument("--backend", default="sim", help="sim (bit-exact numpy simulator), pynq (on the board), csim")
     p.add_argument("--out", default="detections", help="output folder (default: detections)")
-    p.add_argument("--score", type=float, default=0.3, help="score threshold in [0, 1] (default: 0.3)")
+    p.add_argument("--score", type=float, default=None, help="score threshold in [0, 1] (default: the bundle's "
+                   "own, its model's best F1 on its val split; 0.3 for a bundle without one)")
     p.add_argument("--tile", action="store_true", help="cut large images into overlapping windows of the input "
                    "size at native resolution and merge their boxes (aerial imagery)")
     p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="PX",
@@ -49,7 +50,7 @@ def check_args(args):
     def finite(value):
         return isinstance(value, (int, float)) and math.isfinite(value)
 
-    if not (finite(args.score) and 0 <= args.score <= 1):
+    if args.score is not None and not (finite(args.score) and 0 <= args.score <= 1):
         raise CodenetError(f"--score must be a number in [0, 1], got {args.score}")
     if args.camera is not None and args.camera < 0:
         raise CodenetError(f"--camera must be a camera index >= 0, got {args.camera}")

@@ -13,14 +13,17 @@ from codenet.host.head import decode_head, dequantize
 from codenet.host.preprocess import letterbox_image
 
 BACKENDS = ("sim", "pynq", "csim")
+DEFAULT_SCORE = 0.3  # for a bundle that names no threshold of its own
 
 
 class Detector:
-    """`Detector(bundle_dir, backend="sim")(image)` -> (boxes, scores, labels) in image pixels."""
+    """`Detector(bundle_dir, backend="sim")(image)` -> (boxes, scores, labels) in image pixels. The score
+    threshold defaults to the bundle's own (its model's best F1 on its val split), else DEFAULT_SCORE."""
 
-    def __init__(self, bundle=None, backend: str = "sim", score_threshold: float = 0.3, top_k: int = 100,
+    def __init__(self, bundle=None, backend: str = "sim", score_threshold: float | None = None, top_k: int = 100,
                  timeout_s: float = 5.0):
-        if not (isinstance(score_threshold, (int, float)) and 0 <= score_threshold <= 1):  # NaN fails too
+        if score_threshold is not None and not (isinstance(score_threshold, (int, float))
+                                                and 0 <= score_threshold <= 1):  # NaN fails too
             raise CodenetError(f"score threshold must be a number in [0, 1], got {score_threshold!r}")
         if backend not in BACKENDS:
             raise CodenetError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
@@ -38,6 +41,8 @@ class Detector:
                 raise CodenetError(f"the csim backend cannot run here: {missing} (it is for development: "
                                    f"pip install 'codenet-fpga[dev]')")
         self.backend = backend
+        if score_threshold is None:
+            score_threshold = self.bundle.score_threshold or DEFAULT_SCORE
         self.score_threshold, self.top_k = score_threshold, top_k
         out = self.bundle.manifest["output"]
         # float32, as the model computed them: the dequantized head is bit-identical to PyTorch's

@@ -62,8 +62,9 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Recall/precision curve of one class over all images, greedy by score, VOC devkit rules.
+def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """Recall/precision curve of one class over all images, greedy by score, VOC devkit rules, and the
+    detections' scores in that order with their true-positive flags.
 
     Each detection takes its best-IoU ground truth of the same image; if that one is already matched
     (or IoU < threshold) the detection is a false positive (no fallback to the second best, as in VOC).
@@ -89,7 +90,7 @@ def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, 
         det_best.append(best)
         det_iou.append(best_iou)
     if not det_scores:
-        return np.zeros(0), np.zeros(0), npos
+        return np.zeros(0), np.zeros(0), npos, np.zeros(0), np.zeros(0)
 
     scores = np.concatenate(det_scores)
     img, best, best_iou = np.concatenate(det_img), np.concatenate(det_best), np.concatenate(det_iou)
@@ -105,7 +106,24 @@ def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, 
     cfp = np.cumsum(1.0 - tp)
     recall = ctp / npos if npos else np.zeros_like(ctp)
     precision = ctp / (ctp + cfp)
-    return recall, precision, npos
+    return recall, precision, npos, scores[order], tp
+
+
+def best_f1_threshold(scores: np.ndarray, tp: np.ndarray, npos: int) -> dict:
+    """The score threshold at which detections (all classes pooled: scores and true-positive flags as
+    _voc_class matches them) have the best F1 against `npos` true objects: the threshold a detector
+    should default to. F1, precision and recall there in percent; threshold 0.5 and F1 0 without any."""
+    if npos == 0 or not len(scores) or not tp.any():
+        return {"score_threshold": 0.5, "F1": 0.0, "precision_at_threshold": 0.0, "recall_at_threshold": 0.0}
+    order = np.argsort(-scores, kind="stable")
+    s, ctp = scores[order], np.cumsum(tp[order])
+    last = np.r_[s[1:] != s[:-1], True]  # a threshold keeps every detection of an equal score
+    k = np.flatnonzero(last)
+    f1 = 2 * ctp[k] / (k + 1 + npos)
+    best = k[int(np.argmax(f1))]
+    return {"score_threshold": float(s[best]), "F1": float(f1.max()) * 100,
+            "precision_at_threshold": float(ctp[best] / (best + 1)) * 100,
+            "recall_at_threshold": float(ctp[best] / npos) * 100}
 
 
 def true_object_scores(preds, gts, iou_threshold: float = 0.5) -> dict:
@@ -166,7 +184,8 @@ def _coco_metrics(preds, gts, n_classes: int) -> dict[str, float]:
 
 def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[str]) -> dict:
     """COCO metrics (mAP, AP50, AP75, AP_small/medium/large) + VOC_AP50, per_class_AP50, pr_curves,
-    and how true objects score (`true_object_scores`).
+    how true objects score (`true_object_scores`), the best-F1 score threshold (`best_f1_threshold`)
+    and agnostic_AP50 (VOC AP50 with every label one class: localization alone).
 
     VOC_AP50 is the mean over classes that have ground truth; a class without ground truth gets
     per_class_AP50 = -1 and empty curves. With no ground truth at all every number is 0.
@@ -182,9 +201,11 @@ def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[st
 
     per_class: dict[str, float] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    aps = []
+    aps, pooled, total = [], [], 0
     for c, name in enumerate(classes):
-        recall, precision, npos = _voc_class(preds, gts, c, 0.5)
+        recall, precision, npos, scores, tp = _voc_class(preds, gts, c, 0.5)
+        pooled.append((scores, tp))
+        total += npos
         if npos == 0:
             per_class[name], curves[name] = -1.0, (np.zeros(0), np.zeros(0))
             continue
@@ -198,6 +219,12 @@ def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[st
         metrics = dict.fromkeys(COCO_KEYS, 0.0)
     metrics["VOC_AP50"] = float(np.mean(aps)) if aps else 0.0
     metrics.update(true_object_scores(preds, gts))
+    metrics.update(best_f1_threshold(np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled]),
+                                     total))
+    # localization alone: every box one class (the same detections, so duplicates across classes count)
+    agnostic = [(b, sc, np.zeros_like(lab)) for b, sc, lab in preds]
+    recall, precision, npos, _, _ = _voc_class(agnostic, [(b, np.zeros_like(lab)) for b, lab in gts], 0, 0.5)
+    metrics["agnostic_AP50"] = voc_ap(recall, precision) * 100.0 if npos else 0.0
     metrics["per_class_AP50"] = per_class
     metrics["pr_curves"] = curves
     return metrics

@@ -410,7 +410,7 @@ class Trainer:
             for split in self.s.report_splits:
                 write_json_atomic(self.validate(split=split), self.out / f"metrics_{split}.json")
             meta = {"settings": dataclasses.asdict(self.s), "epochs": len(self.rows), "torch": torch.__version__,
-                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50")}, "processes": self.world.size,
+                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50", "agnostic_AP50", "F1", "score_threshold")}, "processes": self.world.size,
                     "device": str(self.device), "threads": torch.get_num_threads()}
             checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
         self.world.barrier()

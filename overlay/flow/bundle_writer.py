@@ -178,6 +178,9 @@ def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None, fcl
         "made": {"date": time.strftime("%Y-%m-%d"), "model": card.get("meta", {}),
                  "qonnx_sha256": card.get("qonnx_sha256"), **(extra_meta or {})},
     }
+    threshold = card.get("meta", {}).get("val", {}).get("score_threshold")
+    if threshold is not None:  # the detector's default: the best F1 on the model's val split
+        manifest["score_threshold"] = round(float(threshold), 4)
     write_json_atomic(manifest, out / "manifest.json")
     return manifest
 

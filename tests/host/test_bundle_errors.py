@@ -12,7 +12,6 @@ from codenet.host.cli import main
 from tests.host.cli_run import detect, one_line
 
 
-
 @pytest.fixture
 def bundle(tmp_path):
     dst = tmp_path / "bundle"
@@ -83,3 +82,23 @@ def test_odd_images_detect(capsys, tmp_path, bundle, mode):
     assert code == 0, err
     assert (tmp_path / "out" / f"{path.stem}.jpg").is_file()
     assert json.loads((tmp_path / "out" / "detections.json").read_text()).keys() == {str(path)}
+
+
+@pytest.mark.parametrize("value", [0, 1.5, "0.3", True, None])
+def test_bad_score_threshold(capsys, tmp_path, bundle, value):
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["score_threshold"] = value
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], "score_threshold")
+
+
+def test_the_bundles_threshold_is_the_default(tmp_path, bundle):
+    from codenet.host.detector import DEFAULT_SCORE, Detector
+
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["score_threshold"] = 0.21
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    assert Detector(bundle).score_threshold == 0.21 and Detector(bundle, score_threshold=0.6).score_threshold == 0.6
+    del m["score_threshold"]
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    assert Detector(bundle).score_threshold == DEFAULT_SCORE

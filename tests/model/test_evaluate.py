@@ -155,6 +155,25 @@ def test_true_object_scores_hand_computed():
     assert empty["true_score_median"] == 0.0 and empty["recall_at_0.5"] == 0.0
 
 
+
+def test_best_f1_threshold_and_class_agnostic_ap_hand_computed():
+    gts = [_gt([[0, 0, 50, 50], [100, 100, 150, 150], [200, 200, 240, 240]], [0, 0, 1]),
+           _gt([[0, 0, 30, 30]], [2])]
+    preds = [_pred([[0, 0, 50, 52], [0, 0, 48, 50], [102, 100, 150, 150], [200, 200, 240, 240]],
+                   [0.4, 0.7, 0.35, 0.9], [0, 0, 0, 0]),
+             _pred([[60, 60, 90, 90]], [0.95], [2])]
+    m = evaluate(preds, gts, CLASSES)
+    # pooled by score: 0.95 FP, 0.9 FP (wrong class), 0.7 TP, 0.4 FP (a duplicate), 0.35 TP; 4 objects:
+    # F1 0, 0, 2/7, 2/8, 4/9: the best keeps every detection down to 0.35
+    assert m["score_threshold"] == pytest.approx(0.35)
+    assert m["F1"] == pytest.approx(400 / 9) and m["precision_at_threshold"] == pytest.approx(40.0)
+    assert m["recall_at_threshold"] == pytest.approx(50.0)
+    # one class: 0.95 FP, 0.9 TP (the wrong-class box is right), 0.7 TP, 0.4 FP, 0.35 TP: VOC AP
+    # 0.25 * 2/3 + 0.25 * 2/3 + 0.25 * 0.6
+    assert m["agnostic_AP50"] == pytest.approx(100 * (0.25 * 2 / 3 * 2 + 0.25 * 0.6))
+    empty = evaluate([_pred([], [], [])], [_gt([[0, 0, 9, 9]], [0])], CLASSES)
+    assert empty["F1"] == 0.0 and empty["score_threshold"] == 0.5 and empty["agnostic_AP50"] == 0.0
+
 def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
     from codenet.model.report import main as report_main
 

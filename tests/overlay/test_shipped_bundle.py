@@ -42,6 +42,7 @@ def test_shipped_bundle_is_exported_from_the_shipped_model(tmp_path, shipped):
     for key, value in fresh.graph.arrays.items():
         assert np.array_equal(value, ship.graph.arrays[key]), key
     assert fresh.manifest["output"] == ship.manifest["output"]
+    assert fresh.score_threshold == ship.score_threshold and 0 < ship.score_threshold < 1  # the model's, from val
     assert Path(tmp_path / "bundle" / "graph.npz").read_bytes() == Path(bundle / "graph.npz").read_bytes()
 
 
