@@ -104,11 +104,18 @@ board: $(VENV)/.installed  ## the board's files: the wheel + the bundle (.bit/.h
 	@test -f build/board/bundle/codenet.bit || echo "note: no bitstream yet: make overlay builds codenet.bit/.hwh into build/overlay/bundle (Vivado + Vitis HLS); then make board again"
 	@echo "build/board: copy it to the board, then: sudo pip3 install --no-deps build/board/codenet_fpga-*.whl"
 
+# the board config of make estimate and make overlay (BOARD=overlay/pynq-z2-150.yaml: 150 MHz, 100 frames/s);
+# the tracked overlay/estimate.md is the default board's, another board's report stays in build/
+BOARD ?= overlay/pynq-z2.yaml
+BOARD_NAME := $(basename $(notdir $(BOARD)))
+ESTIMATE_OUT := build/estimate$(if $(filter pynq-z2,$(BOARD_NAME)),,-$(BOARD_NAME))
+ESTIMATE_DOCS := $(if $(filter pynq-z2,$(BOARD_NAME)),--report overlay/estimate.md --plot overlay/estimate.png)
+
 estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, estimate LUT/BRAM/DSP/fps -> overlay/estimate.md
-	$(PY) -m codenet.overlay.estimate --out build/estimate --report overlay/estimate.md --plot overlay/estimate.png
+	$(PY) -m codenet.overlay.estimate --board $(BOARD) --out $(ESTIMATE_OUT) $(ESTIMATE_DOCS)
 
 overlay: $(VENV)/.installed  ## the FINN build to .bit/.hwh in build/overlay/bundle (needs Vivado + Vitis HLS)
-	$(PY) -m codenet.overlay.flow.bitstream --out build/overlay
+	$(PY) -m codenet.overlay.flow.bitstream --board $(BOARD) --out build/overlay$(if $(filter pynq-z2,$(BOARD_NAME)),,-$(BOARD_NAME))
 
 train: $(VENV)/.installed  ## train the default model (codenet-s) and install it as the shipped one
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)
