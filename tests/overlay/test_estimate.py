@@ -73,6 +73,13 @@ def test_default_board():
     assert board.device["bram18"] == 280 and board.limits == {"lut_pct": 85, "bram36_pct": 90, "dsp": 220}
 
 
+
+def test_the_150_mhz_board_is_the_same_board_faster():
+    fast, base = load_board(DEFAULT_BOARD.parent / "pynq-z2-150.yaml"), load_board()
+    assert (fast.clock_mhz, fast.target_fps) == (150, 100) and fast.target_cycles() == 1_500_000
+    same = ("board", "part", "shell", "fifo_sizing", "device", "limits", "shell_cost", "arm_slowdown")
+    assert all(getattr(fast, k) == getattr(base, k) for k in same)
+
 @pytest.mark.parametrize("edit, message", [
     (lambda d: d.update(clokc_mhz=100), "unknown keys"),
     (lambda d: d.update(shell="VITIS_ALVEO"), "shell"),
