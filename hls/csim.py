@@ -315,19 +315,17 @@ def precompiled(prelude: str, flags) -> Path:
     and no other AP_INT_MAX_W than ap_int's own."""
     out_dir = CACHE / f"pch-{_digest(flags, [prelude])}"
     header = out_dir / "prelude.hpp"
-    if (out_dir / "prelude.hpp.gch").is_file():
-        return header
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}.{time.monotonic_ns()}"
-    (out_dir / f"prelude.{tag}").write_text(prelude)
-    os.replace(out_dir / f"prelude.{tag}", header)
-    tmp = out_dir / f"prelude.{tag}.gch"
-    res = subprocess.run(_base_cmd(flags) + ["-x", "c++-header", str(header), "-o", str(tmp)],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise CsimError(f"precompiling {header} failed:\n{res.stderr[-6000:]}")
-    os.replace(tmp, out_dir / "prelude.hpp.gch")
+
+    def make(tmp: Path) -> None:
+        text = tmp.with_name(f"prelude.{tmp.name}")
+        text.write_text(prelude)
+        os.replace(text, header)
+        res = subprocess.run(_base_cmd(flags) + ["-x", "c++-header", str(header), "-o", str(tmp)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise CsimError(f"precompiling {header} failed:\n{res.stderr[-6000:]}")
+
+    cached(out_dir, "prelude.hpp.gch", make)
     return header
 
 
@@ -344,29 +342,41 @@ def compile_cached(files: dict, main: str, name: str, flags=FLAGS, syntax_only: 
     include = ["-include", str(precompiled(prelude, flags))] if prelude else []
     flags += ["-fsyntax-only"] if syntax_only else []
     out_dir = CACHE / _digest(flags, [prelude or "", main] + [f"{k}\0{files[k]}" for k in sorted(files)])
+
+    def make(tmp: Path) -> None:
+        # this process's own files: concurrent runs (pytest-xdist, FINN's workers) may build the same one
+        for fname, text in files.items():
+            tmp_file = tmp.with_name(f"{fname}.{tmp.name}")
+            tmp_file.write_text(text)
+            os.replace(tmp_file, out_dir / fname)  # identical text for an identical hash: replacing is harmless
+        cmd = _base_cmd(flags) + include + ["-I", str(out_dir)]
+        if verbose:
+            print(f"compiling {main} ...", file=sys.stderr, flush=True)
+        res = subprocess.run(cmd + [str(out_dir / main)] + ([] if syntax_only else ["-o", str(tmp)]),
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise CsimError(f"compile failed ({' '.join(cmd)} {out_dir / main}):\n{res.stderr[-6000:]}")
+        if syntax_only:
+            tmp.write_text("")
+
+    return cached(out_dir, name, make)
+
+
+def cached(out_dir: Path, name: str, make) -> Binary:
+    """out_dir/name, made once by make(tmp) writing a temporary path beside it, then moved in place
+    (atomic: a concurrent run sees the whole file or none); found, it is not made again."""
     target = out_dir / name
     if target.is_file():
         return Binary(target, False, 0.0)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # this process's own files: concurrent runs (pytest-xdist, FINN's workers) may build the same one
-    tag = f"{os.getpid()}.{time.monotonic_ns()}"
-    for fname, text in files.items():
-        tmp_file = out_dir / f"{fname}.{tag}"
-        tmp_file.write_text(text)
-        os.replace(tmp_file, out_dir / fname)  # identical text for an identical hash: replacing is harmless
-    tmp = out_dir / f"{name}.{tag}.tmp"
-    cmd = _base_cmd(flags) + include + ["-I", str(out_dir)]
+    tmp = out_dir / f"{name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
     start = time.perf_counter()
-    if verbose:
-        print(f"compiling {main} ...", file=sys.stderr, flush=True)
-    res = subprocess.run(cmd + [str(out_dir / main)] + ([] if syntax_only else ["-o", str(tmp)]),
-                         capture_output=True, text=True)
-    if res.returncode != 0:
+    try:
+        make(tmp)
+    except BaseException:
         tmp.unlink(missing_ok=True)
-        raise CsimError(f"compile failed ({' '.join(cmd)} {out_dir / main}):\n{res.stderr[-6000:]}")
-    if syntax_only:
-        tmp.write_text("")
-    os.replace(tmp, target)  # atomic: a concurrent run sees the whole binary or none
+        raise
+    os.replace(tmp, target)
     return Binary(target, True, time.perf_counter() - start)
 
 

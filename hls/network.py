@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,19 +172,15 @@ def build_units(units: list, main_source: str, jobs: int | None = None) -> csim.
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
         objects = list(pool.map(compile_unit, units + [("net.cpp", {"net.cpp": main_source}, 0)]))
     out_dir = csim.CACHE / csim._digest(FLAGS, ["link", *(str(o.path) for o in objects)])
-    target = out_dir / "net"
-    if target.is_file():
-        return csim.Binary(target, False, 0.0)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f"net.{os.getpid()}.tmp"
-    start = time.perf_counter()
-    res = subprocess.run([csim.CXX, *(str(o.path) for o in objects), "-o", str(tmp)], capture_output=True,
-                         text=True)
-    if res.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise csim.CsimError(f"linking the network program failed:\n{res.stderr[-6000:]}")
-    os.replace(tmp, target)
-    return csim.Binary(target, True, time.perf_counter() - start + sum(o.seconds for o in objects))
+
+    def link(tmp: Path) -> None:
+        res = subprocess.run([csim.CXX, *(str(o.path) for o in objects), "-o", str(tmp)], capture_output=True,
+                             text=True)
+        if res.returncode != 0:
+            raise csim.CsimError(f"linking the network program failed:\n{res.stderr[-6000:]}")
+
+    binary = csim.cached(out_dir, "net", link)
+    return csim.Binary(binary.path, binary.compiled, binary.seconds + sum(o.seconds for o in objects))
 
 
 def run_program(binary, images, output_shape, output_dtype, jobs: int = 1,
