@@ -182,7 +182,8 @@ def report(study: str, rows: dict, seeds) -> str:
         lines.append(f"| {VARIANTS[REFERENCE].split(',')[0]}, QAT without distillation | | | "
                      f"{_spread(x['w4a8'] for x in r)} | {paired('no-distill', 'w4a8')} |")
     study_ = STUDIES[study]
-    budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in ("workers", "threads", "eval_float"))
+    hidden = ("workers", "threads", "eval_float", "val_every", "report_splits")
+    budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in hidden)
     return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds {', '.join(map(str, seeds))} (n = {n}): "
             f"{study_.about}. Budget per run: {budget}; stem and backbone from `{study_.backbone}`, decoder "
             "and head from scratch; the W4A8 figure is after its QAT epoch(s). \"QAT without distillation\" "

@@ -279,7 +279,9 @@ def ablation_section(results: dict) -> str:
     parts = ["## Ablation: the decoder's deformable variants over seeds, and distillation in QAT", ""]
     for study, r in results.items():
         parts += [f"### {study}", "", report(study, r["rows"], r["seeds"])]
-    parts.append("How to read it: the spread is the standard deviation over seeds (the runs share the "
+    parts.append("Made by `make ablation` (after `make train` and `make train-trees`, whose float models give "
+                 "the backbones), two runs at a time on one thread each. "
+                 "How to read it: the spread is the standard deviation over seeds (the runs share the "
                  "pretrained backbone, so it measures the decoder's initialisation and the data order); the "
                  "paired column differences each seed's run against the same seed's hardware variant. "
                  "\"float, d rounded\" is CoDeNet's recipe: bilinear (real-valued) dilations in training, "
