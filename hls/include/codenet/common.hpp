@@ -147,23 +147,12 @@ CODENET_INLINE acc_t lane_mac(acc_t const &sum, ap_uint<XW> const &x, ap_uint<WW
 template <unsigned SIMD, unsigned ABITS, unsigned WBITS>
 CODENET_INLINE acc_t dot(acc_t const &sum, ap_uint<SIMD * ABITS> const &x, ap_uint<SIMD * WBITS> const &w) {
 #pragma HLS INLINE
-#ifdef CODENET_CSIM_FAST_LANES
-    uint32_t acc = uint32_t(sum);
-    for (unsigned s = 0; s < SIMD; s++) {
-        int32_t a = int32_t(detail::bits_at(x, s * ABITS, ABITS, detail::limbs<SIMD * ABITS>()));
-        uint32_t raw = uint32_t(detail::bits_at(w, s * WBITS, WBITS, detail::limbs<SIMD * WBITS>()));
-        int32_t b = int32_t(raw << (32 - WBITS)) >> (32 - WBITS);  // sign-extended
-        acc += uint32_t(a * b);
-    }
-    return int32_t(acc);
-#else
     acc_t r = sum;
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
         r = lane_mac<ABITS, WBITS>(r, x, w, s);
     }
     return r;
-#endif
 }
 
 }  // namespace codenet
