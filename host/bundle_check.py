@@ -43,9 +43,10 @@ def check_manifest(where, manifest: dict, graph) -> None:
         values = np.asarray(out.get(key, []), dtype=object)
         if values.shape != (nc + 4,) or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in values):
             fail(f"output {key} must hold {nc + 4} finite numbers (one per output channel)")
-    threshold = manifest.get("score_threshold", 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        fail(f"'score_threshold' must be a number in (0, 1], got {threshold!r}")
+    if "score_threshold" in manifest:  # optional: the model's own default threshold
+        threshold = manifest["score_threshold"]
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+            fail(f"'score_threshold' must be a number in (0, 1], got {threshold!r}")
     _check_graph(fail, graph, oshape)
 
 

@@ -42,7 +42,8 @@ class Detector:
                                    f"pip install 'codenet-fpga[dev]')")
         self.backend = backend
         if score_threshold is None:
-            score_threshold = self.bundle.score_threshold or DEFAULT_SCORE
+            own = self.bundle.score_threshold
+            score_threshold = DEFAULT_SCORE if own is None else own
         self.score_threshold, self.top_k = score_threshold, top_k
         out = self.bundle.manifest["output"]
         # float32, as the model computed them: the dequantized head is bit-identical to PyTorch's

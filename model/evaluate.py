@@ -62,7 +62,8 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]))
 
 
-def _voc_class(preds, gts, cls: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+def _voc_class(preds, gts, cls: int,
+               iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
     """Recall/precision curve of one class over all images, greedy by score, VOC devkit rules, and the
     detections' scores in that order with their true-positive flags.
 

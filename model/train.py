@@ -256,16 +256,18 @@ class Trainer:
             self.teacher = copy.deepcopy(self.model).eval()
         float_metrics = {}
         evaluate = self.s.eval_float and self.world.main
-        if evaluate:
-            float_metrics["float"] = self.validate()
+
+        def score(name):  # on the val split and each report split
+            float_metrics[name] = self.validate()
             for split in self.s.report_splits:
-                float_metrics[f"float_{split}"] = self.validate(split=split)
+                float_metrics[f"{name}_{split}"] = self.validate(split=split)
+
+        if evaluate:
+            score("float")
         if self.model.cfg.deform == "bilinear":
             self.model.set_deform("bounded")
             if evaluate:
-                float_metrics["float_rounded"] = self.validate()
-                for split in self.s.report_splits:
-                    float_metrics[f"float_rounded_{split}"] = self.validate(split=split)
+                score("float_rounded")
         if float_metrics:
             write_json_atomic(float_metrics, self.out / "float_metrics.json")
         self.model.quantize(calibration_images(self.train_set, self.cfg, self.s.calib_images).to(self.device))
@@ -410,7 +412,8 @@ class Trainer:
             for split in self.s.report_splits:
                 write_json_atomic(self.validate(split=split), self.out / f"metrics_{split}.json")
             meta = {"settings": dataclasses.asdict(self.s), "epochs": len(self.rows), "torch": torch.__version__,
-                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50", "agnostic_AP50", "F1", "score_threshold")}, "processes": self.world.size,
+                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50", "agnostic_AP50", "F1",
+                                                    "score_threshold")}, "processes": self.world.size,
                     "device": str(self.device), "threads": torch.get_num_threads()}
             checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
         self.world.barrier()

@@ -24,6 +24,7 @@ import numpy as np
 from codenet.hls import csim, network
 from codenet.host.errors import CodenetError
 
+
 @dataclass
 class Info:
     """What running the program needs to know of the graph."""
