@@ -65,12 +65,15 @@ def default_section(run: Path) -> str:
         *_scores_lines(quant, meta),
         "",
         f"How it was made: `make train` (`codenet train --config codenet-s`): synthetic set, "
-        f"{settings['train_images']} training images, {settings['float_epochs']} float epochs (AdamW, lr "
+        f"{settings['train_images']} training images, {settings['float_epochs']} float epochs "
+        f"({_views(settings, cfg.input_size)}; AdamW, lr "
         f"{settings['lr']}, cosine{', weight EMA ' + str(settings['ema']) if settings.get('ema') else ''}) then "
         f"{settings['qat_epochs']} QAT epochs (lr {settings['qat_lr']}, BN frozen and folded into the integer "
         f"requantization{', distilled from the float model' if settings.get('distill') else ''}), batch "
         f"{settings['batch_size']}, seed "
-        f"{settings['seed']}; {seconds / 60:.0f} minutes of training steps on {where}. Precision-recall curves: "
+        f"{settings['seed']}; {seconds / 60:.0f} minutes of training steps on {where}: "
+        f"{_rate([r for r in log if r['phase'] == 'float']):.0f} images/s float, "
+        f"{_rate([r for r in log if r['phase'] == 'qat']):.0f} images/s QAT. Precision-recall curves: "
         f"`runs/codenet-s/pr.png` after `make train`.",
     ])
 
@@ -109,15 +112,24 @@ def _stages(run: Path) -> list:
     return stages
 
 
+def _views(s: dict, size: int) -> str:
+    """What a stage's float epochs trained on: full-size views, or crops then a full-size finish."""
+    if not s.get("crop"):
+        return f"each a {size}-pixel view"
+    full = s.get("full_epochs", 0)
+    return (f"{s['crop']}-pixel crops at test scale for {s['float_epochs'] - full} epochs"
+            f"{f', the last {full} at the full {size} pixels' if full else ''}")
+
+
 def _stage_text(stage, windows: int, scale) -> str:
     s = stage["settings"]
-    crop = s["crop"] or stage["config"]["input_size"]
     start = f"from {s['init_from']}, " if s.get("init_from") else ""
     qat = (f"then {s['qat_epochs']} QAT epochs (lr {s['qat_lr']}"
            f"{', distilled from the float model, weight ' + str(s['distill']) if s['distill'] else ''})")
     return (f"`{stage['run']}`: {start}{s['float_epochs']} float epochs over the {windows} overlapping training "
-            f"windows, each a {crop}-pixel view (random scale {scale[0]}-{scale[1]}, the 8 flips/rotations, colour "
-            f"jitter), batch {s['batch_size']}, AdamW lr {s['lr']} cosine, weight EMA {s['ema']}; {qat}")
+            f"windows, {_views(s, stage['config']['input_size'])} (random scale {scale[0]}-{scale[1]}, the 8 "
+            f"flips/rotations, colour jitter), batch {s['batch_size']}, AdamW lr {s['lr']} cosine, weight EMA "
+            f"{s['ema']}; {qat}")
 
 
 def _rate(rows) -> float:

@@ -53,7 +53,10 @@ class TrainSettings:
     distill: float = 0.0  #: weight of the heatmap distillation from the float model during QAT (0: off)
     calib_images: int = 64
     augment: bool = True
-    crop: int = 0  #: training input side (0: the model's input_size); the net is fully convolutional
+    crop: int = 0  #: float training input side (0: the model's input_size): windows at test scale, the net
+    #: is fully convolutional; QAT and the last `full_epochs` float epochs train at the full size
+    full_epochs: int = 0  #: with crop, the float epochs at the end that train at input_size (BN statistics,
+    #: and the large objects a crop cuts, as at test time)
     cache: bool = True  #: make each training item once and keep it in memory (augmentation stays per epoch)
     ema: float = 0.0  #: decay of the float phase's weight average, which QAT then starts from (0: off)
     channels_last: bool = False  #: NHWC tensors in training (measured 1.3-2x faster steps on this CPU)
@@ -81,7 +84,14 @@ class TrainSettings:
             raise CodenetError(f"train setting ema must be in [0, 1), not {s.ema!r}")
         if not isinstance(s.crop, int) or s.crop < 0 or s.crop % 32:
             raise CodenetError(f"train setting crop must be 0 or a multiple of 32, not {s.crop!r}")
+        if not isinstance(s.full_epochs, int) or not 0 <= s.full_epochs <= s.float_epochs:
+            raise CodenetError(f"train setting full_epochs must be an integer in 0..float_epochs, "
+                               f"not {s.full_epochs!r}")
         return s
+
+    def crop_at(self, phase_epoch: int, quant: bool) -> int:
+        """The crop side for an epoch of its phase (0: the full input size)."""
+        return 0 if quant or phase_epoch >= self.float_epochs - self.full_epochs else self.crop
 
 
 def load_backbone(model, path) -> None:
@@ -115,7 +125,7 @@ class TrainItems(torch.utils.data.Dataset):
             if hasattr(self.dataset, "augmented"):  # a data set with its own augmentation (aerial views)
                 image, boxes, labels = self.dataset.augmented(i, rng, size)
             else:
-                image, boxes, labels = augment(*self.dataset[i], size, rng)
+                image, boxes, labels = augment(*self.dataset[i], size, rng, self.cfg.input_size)
         else:
             image, boxes, labels = self.dataset[i]
             image, boxes, _ = letterbox(image, boxes, size)
@@ -316,7 +326,8 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.channels_last)
         order = np.random.default_rng([self.s.seed, self.epoch, 7]).permutation(len(self.train_set))
         batches = self.world.share([order[i:i + self.s.batch_size] for i in range(0, len(order), self.s.batch_size)])
-        items = TrainItems(self.train_set, self.cfg, self.s.seed, self.epoch, self.s.augment, self.s.crop)
+        items = TrainItems(self.train_set, self.cfg, self.s.seed, self.epoch, self.s.augment,
+                           self.s.crop_at(phase_epoch, quant))
         loader = torch.utils.data.DataLoader(items, batch_sampler=batches[self.step_in_epoch:],
                                              num_workers=self.s.workers)
         images = 0

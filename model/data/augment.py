@@ -31,9 +31,11 @@ def hflip(image: np.ndarray, boxes: np.ndarray):
     return np.ascontiguousarray(image[:, ::-1]), out
 
 
-def augment(image, boxes, labels, size: int, rng: np.random.Generator):
+def augment(image, boxes, labels, size: int, rng: np.random.Generator, scale_size: int = 0):
     """Random scale, placement in a size x size canvas (gray 114 where empty), flip and color jitter.
 
+    The scale is relative to the letterbox for `scale_size` (default `size`): with a scale_size above
+    size, the canvas is a random crop at the scale the model sees at test time, not a shrunken image.
     Boxes follow the pixels exactly; those clipped below MIN_SIDE px or to less than MIN_KEPT of their
     area are dropped together with their labels.
     """
@@ -41,7 +43,7 @@ def augment(image, boxes, labels, size: int, rng: np.random.Generator):
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     h, w = image.shape[:2]
-    scale = letterbox_params(h, w, size)[0] * rng.uniform(*SCALE_RANGE)
+    scale = letterbox_params(h, w, scale_size or size)[0] * rng.uniform(*SCALE_RANGE)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     if (new_w, new_h) != (w, h):
         image = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BILINEAR))

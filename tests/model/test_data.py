@@ -358,6 +358,15 @@ def test_augment_exact_placement_flip_and_dropping():
     assert out_labels.tolist() == [4]
 
 
+def test_augment_crops_at_the_test_scale():
+    """With scale_size, a canvas smaller than the test input is a window at test scale, not a shrink."""
+    image = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    boxes = np.array([[60, 70, 90, 120]], np.float32)
+    canvas, out, _ = augment(image, boxes, [1], 100, FakeRng(1.0, [-50, -60], flip=False), scale_size=200)
+    assert np.array_equal(canvas, image[60:160, 50:150])
+    np.testing.assert_array_equal(out, [[10, 10, 40, 60]])
+
+
 def test_augment_drops_boxes_that_lose_most_of_their_area():
     image = np.zeros((100, 100, 3), np.uint8)
     boxes = np.array([[0, 0, 60, 100], [0, 0, 40, 100]], np.float32)

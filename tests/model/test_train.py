@@ -59,6 +59,13 @@ def test_weight_average_crops_and_channels_last_resume_exactly(tmp_path):
     assert set(floats) == {"float", "float_test"} and (tmp_path / "a" / "metrics_test.json").is_file()
 
 
+def test_crops_in_the_float_phase_then_the_full_size():
+    _, s = tiny(float_epochs=4, full_epochs=1, crop=32)
+    assert [s.crop_at(e, quant=False) for e in range(4)] == [32, 32, 32, 0]
+    assert s.crop_at(0, quant=True) == 0  # QAT at the size the hardware sees
+    assert tiny(float_epochs=4, crop=32)[1].crop_at(3, quant=False) == 32
+
+
 def test_qat_only_run_from_a_float_model(tmp_path):
     cfg, s = tiny(qat_epochs=0, ema=0.9)
     Trainer(cfg, s, tmp_path / "float", progress=False).run()
@@ -202,6 +209,7 @@ def test_malformed_voc_data_set(capsys, tmp_path):
     ("train: {epochs: 3}\n", "unknown train settings"),
     ("train: {ema: 1.0}\n", "ema must be in [0, 1)"),
     ("train: {crop: 100}\n", "crop must be 0 or a multiple of 32"),
+    ("train: {full_epochs: 9}\n", "full_epochs must be an integer in 0..float_epochs"),
     ("model: [1, 2\n", "not valid YAML"),
 ])
 def test_bad_config(capsys, tmp_path, text, needle):
