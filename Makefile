@@ -132,19 +132,16 @@ $(DEEPFOREST_WHEEL): | $(VENV)/.installed
 
 trees-data: $(DEEPFOREST_WHEEL)  ## download the deepforest wheel (the trees data set) into build/deepforest
 
-# two stages: 150 float epochs (+ 5 QAT epochs), then 60 float epochs on a lower cosine from that
-# float model and QAT distilled from it (model/configs/trees-finetune.yaml)
+# 300 float epochs, then 5 QAT epochs distilled from the float model (model/configs/trees.yaml)
 train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown detector (about an hour, niced) into model/weights/trees.pt
 	nice -n 10 $(CODENET) train --config trees --out runs/trees $(if $(wildcard runs/trees/checkpoint.pt),--resume)
-	nice -n 10 $(CODENET) train --config trees-finetune --out runs/trees-finetune \
-		$(if $(wildcard runs/trees-finetune/checkpoint.pt),--resume)
-	cp runs/trees-finetune/model.pt model/weights/trees.pt
+	cp runs/trees/model.pt model/weights/trees.pt
 
 ablation: $(VENV)/.installed  ## deformable variants x 3 seeds on trees and synthetic, distillation (about 90 min, niced) -> runs/ablation
 	nice -n 10 $(PY) -m codenet.model.ablation --seeds 0 1 2 --jobs 2 --out runs/ablation --report runs/ablation/ablation.md
 
 ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the tree detector (after make train-trees) -> build/ptq-trees
-	$(PY) -m codenet.model.ptq --float runs/trees-finetune/float.pt --qat model/weights/trees.pt --data trees \
+	$(PY) -m codenet.model.ptq --float runs/trees/float.pt --qat model/weights/trees.pt --data trees \
 		--splits val,test,cross-site --out build/ptq-trees
 
 # hardware-aware channel pruning of the tree detector (after make train-trees): the greedy search to 1.5 x the
@@ -154,13 +151,13 @@ PRUNE := $(ONE_CORE) nice -n 10 $(PY) -m codenet.model.prune
 PRUNE_OUT := build/prune-trees
 .PHONY: prune-trees
 prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector against the estimate vs uniform narrowing (about 1.5 h, niced) -> build/prune-trees
-	$(PRUNE) search --model runs/trees-finetune/float.pt --data trees --out $(PRUNE_OUT)
-	$(PRUNE) uniform --model runs/trees-finetune/float.pt --out $(PRUNE_OUT)
-	$(PRUNE) uniform --model runs/trees-finetune/float.pt --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
+	$(PRUNE) search --model runs/trees/float.pt --data trees --out $(PRUNE_OUT)
+	$(PRUNE) uniform --model runs/trees/float.pt --out $(PRUNE_OUT)
+	$(PRUNE) uniform --model runs/trees/float.pt --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
 	$(foreach v,pruned uniform uniform-85,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
-		--teacher runs/trees-finetune/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
+		--teacher runs/trees/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
 	$(PRUNE) mixed --model runs/trees-pruned/float.pt --config trees-pruned-mixed --out runs/trees-pruned-mixed
-	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees-finetune:shipped \
+	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees:shipped \
 		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \
 		--design "uniform x0.85=runs/trees-uniform-85:uniform-wide" \
 		--design "pruned + mixed W (PTQ, no QAT)=runs/trees-pruned-mixed:pruned-mixed" --out $(PRUNE_OUT)
@@ -170,7 +167,7 @@ ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s (after ma
 	$(PY) -m codenet.model.ptq --float runs/codenet-s/float.pt --qat model/weights/codenet-s.pt --data synthetic \
 		--splits val,test --out build/ptq-synthetic
 
-report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees-finetune, build/ptq-trees and runs/ablation
+report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md
 
 info: $(VENV)/.installed  ## parameters, MACs and weight bytes of codenet-s

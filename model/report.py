@@ -1,6 +1,6 @@
 """Writes model/results.md from the default training run, the tree detector's run and an ablation run.
 
-python -m codenet.model.report --run runs/codenet-s --trees runs/trees-finetune --ablation runs/ablation \
+python -m codenet.model.report --run runs/codenet-s --trees runs/trees --ablation runs/ablation \
     --out model/results.md
 
 A section whose run folder is absent is kept as the existing file has it, so one model can be
@@ -190,7 +190,7 @@ def trees_section(run: Path, weights: Path) -> str:
 
 
 PTQ_TREES = ("## Post-training quantization vs QAT: the tree detector",
-             "The same float model (`runs/trees-finetune/float.pt`) quantized W4A8 without training (`codenet "
+             "The same float model (`runs/trees/float.pt`) quantized W4A8 without training (`codenet "
              "quantize`, 256 calibration images of the train split, activation peaks at the 99.99th percentile or "
              "at the least 8-bit error) against its QAT (5 epochs distilled from it: `model/weights/trees.pt`). "
              "Made by `make ptq-trees`.", "one seed, 98-198 crowns a split")
@@ -262,11 +262,12 @@ def prune_section(result: dict) -> str:
                       "(uniform), on one shared CPU thread each."]
     if "pruned" in points and "shipped" in points:
         pr, sh = points["pruned"], points["shipped"]
-        lines += [f"Pruned against the shipped model: {pr['max_fps'] / sh['max_fps']:.2f} x the frame rate on "
+        lines += [f"Pruned against the unpruned model it was cut from (the shipped row: `{sh['run']}`): "
+                  f"{pr['max_fps'] / sh['max_fps']:.2f} x the frame rate on "
                   f"its LUT and BRAM, {pr['ap50']['test'] - sh['ap50']['test']:+.1f} AP50 on test, "
                   f"{pr['ap50']['val'] - sh['ap50']['val']:+.1f} on val, "
-                  f"{pr['ap50']['cross-site'] - sh['ap50']['cross-site']:+.1f} cross-site (the shipped model trained "
-                  "210 float and 10 QAT epochs over two stages; the pruned one 30 and 5 more from its float model)."]
+                  f"{pr['ap50']['cross-site'] - sh['ap50']['cross-site']:+.1f} cross-site (the pruned one trained "
+                  "30 float and 5 QAT epochs more from that model's float weights)."]
     return "\n".join(lines)
 
 
@@ -304,7 +305,7 @@ def ablation_section(results: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", default="runs/codenet-s")
-    p.add_argument("--trees", default="runs/trees-finetune", help="the tree detector's last training stage")
+    p.add_argument("--trees", default="runs/trees", help="the tree detector's run (its last stage, if several)")
     p.add_argument("--ablation", default="runs/ablation")
     p.add_argument("--ptq", default="build/ptq-trees", help="python -m codenet.model.ptq's output folder")
     p.add_argument("--ptq-synthetic", default="build/ptq-synthetic", help="the same for codenet-s")
