@@ -262,7 +262,8 @@ def prune_section(result: dict) -> str:
                       "(uniform), on one shared CPU thread each."]
     if "pruned" in points and "shipped" in points:
         pr, sh = points["pruned"], points["shipped"]
-        lines += [f"Pruned against the unpruned model it was cut from (the shipped row: `{sh['run']}`): "
+        source = f" (the shipped row: `{sh['run']}`)" if sh.get("run") else ""
+        lines += [f"Pruned against the unpruned model it was cut from{source}: "
                   f"{pr['max_fps'] / sh['max_fps']:.2f} x the frame rate on "
                   f"its LUT and BRAM, {pr['ap50']['test'] - sh['ap50']['test']:+.1f} AP50 on test, "
                   f"{pr['ap50']['val'] - sh['ap50']['val']:+.1f} on val, "

@@ -188,7 +188,7 @@ def test_results_section_compares_pruned_with_uniform_and_shipped():
         "search_seconds": 600,
         "search": [{}, {}, {}],
         "points": [
-            point("shipped", 41.0, 60.0, 63.6, 42000),
+            {**point("shipped", 41.0, 60.0, 63.6, 42000), "run": "runs/trees"},
             point("pruned", 40.0, 95.4, 95.4, 35000),
             point("uniform", 36.5, 95.4, 95.4, 35500),
         ],
@@ -196,6 +196,7 @@ def test_results_section_compares_pruned_with_uniform_and_shipped():
     text = prune_section(result)
     assert "+3.5 on val, +3.5 on test, +3.5 on cross-site" in text
     assert "1.50 x the frame rate" in text and "-1.0 AP50 on test" in text
+    assert "cut from (the shipped row: `runs/trees`)" in text
     assert "| shipped |" in text and "60.0 (misses)" in text
 
 
