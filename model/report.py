@@ -72,8 +72,7 @@ def default_section(run: Path) -> str:
         f"requantization{', distilled from the float model' if settings.get('distill') else ''}), batch "
         f"{settings['batch_size']}, seed "
         f"{settings['seed']}; {seconds / 60:.0f} minutes of training steps on {where}: "
-        f"{_rate([r for r in log if r['phase'] == 'float']):.0f} images/s float, "
-        f"{_rate([r for r in log if r['phase'] == 'qat']):.0f} images/s QAT. Precision-recall curves: "
+        f"{_rates(log)}. Precision-recall curves: "
         f"`runs/codenet-s/pr.png` after `make train`.",
     ])
 
@@ -132,9 +131,14 @@ def _stage_text(stage, windows: int, scale) -> str:
             f"{s['ema']}; {qat}")
 
 
-def _rate(rows) -> float:
-    images = sum(r["images_per_s"] * r["seconds"] for r in rows)
-    return images / max(sum(r["seconds"] for r in rows), 1e-9)
+def _rates(rows) -> str:
+    """Training throughput of a run's logged epochs, float and QAT phases apart."""
+    def rate(phase):
+        done = [r for r in rows if r["phase"] == phase]
+        images = sum(r["images_per_s"] * r["seconds"] for r in done)
+        return images / max(sum(r["seconds"] for r in done), 1e-9)
+
+    return f"{rate('float'):.0f} images/s float, {rate('qat'):.0f} images/s QAT"
 
 
 def trees_section(run: Path, weights: Path) -> str:
@@ -183,8 +187,7 @@ def trees_section(run: Path, weights: Path) -> str:
         f"How it was made: `make train-trees` (niced), {len(stages)} stage(s): {made}. Seed "
         f"{stages[-1]['settings']['seed']}. {seconds / 60:.0f} minutes of training steps on "
         f"{meta.get('device', 'cpu')} ({meta.get('threads', 1)} thread, shared with other jobs): "
-        f"{_rate([r for r in rows_all if r['phase'] == 'float']):.0f} images/s float, "
-        f"{_rate([r for r in rows_all if r['phase'] == 'qat']):.0f} images/s QAT. Model file {size / 1024:.0f} KiB.",
+        f"{_rates(rows_all)}. Model file {size / 1024:.0f} KiB.",
         *_scores_lines({}, meta),
     ])
 
@@ -262,8 +265,7 @@ def prune_section(result: dict) -> str:
                       "(uniform), on one shared CPU thread each."]
     if "pruned" in points and "shipped" in points:
         pr, sh = points["pruned"], points["shipped"]
-        source = f" (the shipped row: `{sh['run']}`)" if sh.get("run") else ""
-        lines += [f"Pruned against the unpruned model it was cut from{source}: "
+        lines += [f"Pruned against the unpruned model it was cut from (the shipped row: `{sh['run']}`): "
                   f"{pr['max_fps'] / sh['max_fps']:.2f} x the frame rate on "
                   f"its LUT and BRAM, {pr['ap50']['test'] - sh['ap50']['test']:+.1f} AP50 on test, "
                   f"{pr['ap50']['val'] - sh['ap50']['val']:+.1f} on val, "
