@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import statistics
 import subprocess
@@ -92,6 +93,35 @@ def plan(study_name: str, seeds, out: Path, variants) -> list:
     return runs
 
 
+def describe_backbone(path) -> dict:
+    """The backbone file's digest and, from its metadata, the recipe that made it."""
+    from codenet.model import checkpoint
+
+    path = Path(path)
+    record = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
+    try:
+        settings = checkpoint.load(path, checkpoint.MODEL_FORMAT).get("meta", {}).get("settings", {})
+    except CodenetError:  # not a model file: training will say so; the digest still pins it
+        settings = {}
+    record.update({k: settings[k] for k in ("data", "train_images", "float_epochs", "seed") if k in settings})
+    return record
+
+
+def pin_backbone(out: Path, study: str) -> dict:
+    """Records the study's backbone in its folder; finished runs from another backbone are an error,
+    since rerunning skips them and the table would mix two starts."""
+    record = describe_backbone(STUDIES[study].backbone)
+    pinned = out / study / "backbone.json"
+    if pinned.exists():
+        old = json.loads(pinned.read_text())
+        if old.get("sha256") != record["sha256"]:
+            raise CodenetError(f"{pinned.parent} holds runs from another backbone ({old.get('path')} sha256 "
+                               f"{old.get('sha256')}, now {record['sha256']}): remove that folder or pass "
+                               "another --out")
+    write_json_atomic(record, pinned)
+    return record
+
+
 def train_all(runs, jobs: int, progress: bool) -> None:
     """Trains every unfinished run, `jobs` at a time, each `codenet train` in its own process (one
     torch thread: two share two cores), a run waiting for the run it starts from."""
@@ -158,8 +188,17 @@ def _spread(values) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def report(study: str, rows: dict, seeds) -> str:
-    """The markdown table of one study: mean ± standard deviation over seeds (n in the header)."""
+def _backbone_text(study: "Study", backbone: dict | None) -> str:
+    if not backbone:
+        return f"`{study.backbone}`"
+    recipe = ", ".join(f"{k.replace('_', ' ')} {backbone[k]}" for k in ("data", "train_images", "float_epochs")
+                       if backbone.get(k) not in (None, 0))
+    return f"`{backbone['path']}` (sha256 {backbone['sha256']}{': ' + recipe if recipe else ''})"
+
+
+def report(study: str, rows: dict, seeds, backbone: dict | None = None) -> str:
+    """The markdown table of one study: mean ± standard deviation over seeds (n in the header);
+    `backbone` is what `pin_backbone` recorded."""
     ref = rows.get(REFERENCE, {})
 
     def paired(kind, key):
@@ -185,7 +224,7 @@ def report(study: str, rows: dict, seeds) -> str:
     hidden = ("workers", "threads", "eval_float", "val_every", "report_splits")
     budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in hidden)
     return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds {', '.join(map(str, seeds))} (n = {n}): "
-            f"{study_.about}. Budget per run: {budget}; stem and backbone from `{study_.backbone}`, decoder "
+            f"{study_.about}. Budget per run: {budget}; stem and backbone from {_backbone_text(study_, backbone)}, decoder "
             "and head from scratch; the W4A8 figure is after its QAT epoch(s). \"QAT without distillation\" "
             f"starts from the same seed's {REFERENCE} float model as the row above it.\n")
 
@@ -203,14 +242,16 @@ def main(argv=None) -> int:
     out = Path(args.out)
     try:
         runs = [r for s in args.study for r in plan(s, args.seeds, out, args.variants)]
+        backbones = {s: pin_backbone(out, s) for s in args.study}
         train_all(runs, max(1, args.jobs), not args.no_progress)
     except CodenetError as e:
         print(f"ablation: error: {e}", file=sys.stderr)
         return 2
     results, tables = {}, []
     for s in args.study:
-        results[s] = {"seeds": args.seeds, "rows": collect(s, args.seeds, out, args.variants)}
-        tables.append(f"### {s}\n\n" + report(s, results[s]["rows"], args.seeds))
+        results[s] = {"seeds": args.seeds, "rows": collect(s, args.seeds, out, args.variants),
+                      "backbone": backbones[s]}
+        tables.append(f"### {s}\n\n" + report(s, results[s]["rows"], args.seeds, backbones[s]))
     write_json_atomic(results, out / "ablation.json")
     text = "\n".join(tables)
     print(text)

@@ -294,7 +294,7 @@ def ablation_section(results: dict) -> str:
 
     parts = ["## Ablation: the decoder's deformable variants over seeds, and distillation in QAT", ""]
     for study, r in results.items():
-        parts += [f"### {study}", "", report(study, r["rows"], r["seeds"])]
+        parts += [f"### {study}", "", report(study, r["rows"], r["seeds"], r.get("backbone"))]
     parts.append("Made by `make ablation` (after `make train` and `make train-trees`, whose float models give "
                  "the backbones), two runs at a time on one thread each. "
                  "How to read it: the spread is the standard deviation over seeds (the runs share the "

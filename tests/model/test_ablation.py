@@ -46,6 +46,32 @@ def test_plan_names_the_missing_backbone(tmp_path, study):
         ablation.plan("trees", [0], tmp_path, ["bounded"])
 
 
+def test_a_study_folder_keeps_to_its_backbone(tmp_path, study):
+    out = tmp_path / "out"
+    record = ablation.pin_backbone(out, "trees")
+    assert record["path"] == str(study) and len(record["sha256"]) == 12
+    assert ablation.pin_backbone(out, "trees") == record  # the same file: runs resume
+    study.write_bytes(b"another float model")
+    with pytest.raises(CodenetError, match="another backbone"):
+        ablation.pin_backbone(out, "trees")  # finished runs would be skipped and mixed into the table
+
+
+def test_backbone_recipe_comes_from_the_model_file(tmp_path):
+    from codenet.model import checkpoint
+    from codenet.model.config import ModelConfig
+    from codenet.model.network import CoDeNet
+
+    path = tmp_path / "float.pt"
+    model = CoDeNet(ModelConfig(input_size=64, num_classes=1, backbone=((16, 2), (16, 2), (16, 2), (16, 2)),
+                                neck=(16, 16, 16), head_channels=8))
+    checkpoint.save_model(model, ["tree"], path, {"settings": {"data": "trees", "train_images": 0,
+                                                               "float_epochs": 300, "seed": 0}})
+    record = ablation.describe_backbone(path)
+    assert record["float_epochs"] == 300 and record["data"] == "trees"
+    text = ablation._backbone_text(ablation.STUDIES["trees"], record)
+    assert text == f"`{path}` (sha256 {record['sha256']}: data trees, float epochs 300)"
+
+
 def write_run(folder, float_ap, w4a8_ap, rounded=None):
     folder.mkdir(parents=True)
     floats = {"float_test": {"AP50": float_ap}}
