@@ -188,10 +188,11 @@ def _spread(values) -> str:
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def _backbone_text(study: "Study", backbone: dict | None) -> str:
+def _backbone_text(study: Study, backbone: dict | None) -> str:
     if not backbone:
         return f"`{study.backbone}`"
-    recipe = ", ".join(f"{k.replace('_', ' ')} {backbone[k]}" for k in ("data", "train_images", "float_epochs")
+    shown = ("data", "train_images", "float_epochs")
+    recipe = ", ".join(f"{k.replace('_', ' ')} {backbone[k]}" for k in shown
                        if backbone.get(k) not in (None, 0))
     return f"`{backbone['path']}` (sha256 {backbone['sha256']}{': ' + recipe if recipe else ''})"
 
@@ -224,8 +225,9 @@ def report(study: str, rows: dict, seeds, backbone: dict | None = None) -> str:
     hidden = ("workers", "threads", "eval_float", "val_every", "report_splits")
     budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in hidden)
     return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds {', '.join(map(str, seeds))} (n = {n}): "
-            f"{study_.about}. Budget per run: {budget}; stem and backbone from {_backbone_text(study_, backbone)}, decoder "
-            "and head from scratch; the W4A8 figure is after its QAT epoch(s). \"QAT without distillation\" "
+            f"{study_.about}. Budget per run: {budget}; stem and backbone from "
+            f"{_backbone_text(study_, backbone)}, decoder and head from scratch; the W4A8 figure is after its "
+            "QAT epoch(s). \"QAT without distillation\" "
             f"starts from the same seed's {REFERENCE} float model as the row above it.\n")
 
 
