@@ -100,7 +100,7 @@ def describe_backbone(path) -> dict:
     path = Path(path)
     record = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()[:12]}
     try:
-        settings = checkpoint.load(path, checkpoint.MODEL_FORMAT).get("meta", {}).get("settings", {})
+        settings = checkpoint.model_meta(path).get("settings", {})
     except CodenetError:  # not a model file: training will say so; the digest still pins it
         settings = {}
     record.update({k: settings[k] for k in ("data", "train_images", "float_epochs", "seed") if k in settings})

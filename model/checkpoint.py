@@ -63,6 +63,11 @@ def load_model(path):
     return model.eval(), list(obj["classes"]), obj.get("meta", {})
 
 
+def model_meta(path) -> dict:
+    """A model file's metadata (its training settings, val metrics, ...) without building the network."""
+    return load(path, MODEL_FORMAT).get("meta", {})
+
+
 def _load_model_file(path) -> dict:
     return load(path, MODEL_FORMAT, also=(MODEL_FORMAT_V1,))
 

@@ -18,12 +18,6 @@ def _read(path):
     return json.loads(Path(path).read_text())
 
 
-def model_meta(path) -> dict:
-    from codenet.model.checkpoint import MODEL_FORMAT, load
-
-    return load(path, MODEL_FORMAT).get("meta", {})
-
-
 def default_section(run: Path) -> str:
     from codenet.model.config import ModelConfig
     from codenet.model.network import CoDeNet, count
@@ -33,7 +27,7 @@ def default_section(run: Path) -> str:
     floats = _read(run / "float_metrics.json")["float_test" if test else "float"]
     quant = _read(run / "metrics_test.json" if test else run / "metrics.json")
     log = _read(run / "log.json")
-    from codenet.model.checkpoint import CHECKPOINT_FORMAT, load
+    from codenet.model.checkpoint import CHECKPOINT_FORMAT, load, model_meta
 
     state = load(run / "checkpoint.pt", CHECKPOINT_FORMAT)
     cfg = ModelConfig.from_dict(state["config"])
@@ -143,6 +137,7 @@ def _rates(rows) -> str:
 
 def trees_section(run: Path, weights: Path) -> str:
     """The tree detector: float and W4A8 on val (tuning), the test bands and the cross-site test."""
+    from codenet.model.checkpoint import model_meta
     from codenet.model.data.trees import SCALE_RANGE, TreeTiles
 
     quant = {"val": _read(run / "metrics.json"), "test": _read(run / "metrics_test.json"),
