@@ -29,7 +29,8 @@ class ModelConfig:
     stem: tuple = (16, 2)
     #: backbone: depthwise-separable blocks as (out channels, stride), MobileNetV1 style
     backbone: tuple = ((32, 2), (64, 1), (96, 2), (96, 1), (192, 2), (192, 1), (256, 2), (256, 1))
-    #: neck: output channels of the three deformable stages, each followed by a nearest x2 upsample
+    #: neck: output channels of the one to three deformable stages, each followed by a nearest x2
+    #: upsample (codenet-s: three after a stride-32 backbone, the head at stride 4)
     neck: tuple = (128, 64, 64)
     head_channels: int = 32
     deform: str = "bounded"  #: bounded | plain | fixed | bilinear (float only)
@@ -42,11 +43,16 @@ class ModelConfig:
     act_bits: int = 8
 
     @property
-    def output_stride(self) -> int:
+    def total_stride(self) -> int:
+        """The stem's and backbone's stride: the deepest feature map is input_size / this."""
         stride = self.stem[1]
         for _, s in self.backbone:
             stride *= s
-        return stride // 2 ** len(self.neck)
+        return stride
+
+    @property
+    def output_stride(self) -> int:
+        return self.total_stride // 2 ** len(self.neck)
 
     def validate(self) -> "ModelConfig":
         def need(ok, what):
@@ -64,10 +70,13 @@ class ModelConfig:
                                                        for b in self.layer_bits.values()),
              "layer_bits must map layer paths to weight bits 2..8")
         need(self.act_bits == 8, "act_bits must be 8 (the requantization contract)")
-        need(len(self.neck) == 3, "neck must have three stages")
+        need(1 <= len(self.neck) <= 3, "neck must have one to three stages")
         need(all(int(c) > 0 for c in self.neck) and self.head_channels > 0, "channel counts must be positive")
         need(all(s in (1, 2) for _, s in self.backbone) and self.stem[1] in (1, 2), "strides must be 1 or 2")
-        need(self.input_size % (self.output_stride * 2 ** len(self.neck)) == 0,
+        need(self.output_stride >= 1 and self.output_stride * 2 ** len(self.neck) == self.total_stride,
+             f"the neck's {len(self.neck)} x2 stages must not upsample past the input: the backbone's "
+             f"stride is {self.total_stride}")
+        need(self.input_size % self.total_stride == 0,
              "input_size must be divisible by the backbone's total stride")
         return self
 

@@ -171,7 +171,7 @@ def legal(cfg) -> list[str]:
         for g, c in widths(cfg).items()
         if c <= 0 or c % QUANTUM
     ]
-    side = cfg.input_size // (cfg.output_stride * 2 ** len(cfg.neck))
+    side = cfg.input_size // cfg.total_stride
     chans = [widths(cfg)[f"backbone.{len(cfg.backbone) - 1}"], *cfg.neck[:-1]]
     for j, c in enumerate(chans):
         if (side * 2**j - 1) * c < DW_MIN_ROW_WORDS:
