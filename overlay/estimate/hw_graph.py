@@ -30,18 +30,25 @@ def add_graph_args(p) -> None:
     """The arguments naming the graph to estimate or build (make estimate, make overlay)."""
     p.add_argument("--board", default=None, help="board config YAML (default: overlay/pynq-z2.yaml)")
     p.add_argument("--model", default=None, help="trained W4A8 model (default: model/weights/codenet-s.pt if "
-                                                 "present, else --config untrained)")
-    p.add_argument("--config", default="codenet-s", help="model config for an untrained-but-quantized graph")
+                                                 "present and no --config is given)")
+    p.add_argument("--config", default=None, help="model config (preset or YAML) for an untrained, "
+                                                  "quantized graph (default: codenet-s)")
     p.add_argument("--graph", default=None, help="an HW-layer ONNX (hw_layers.onnx) instead of building one")
     p.add_argument("--bundle", default=None, help="with --graph: its bundle (the host timings; make overlay adds the bitstream to it)")
     p.add_argument("--folding", default=None, help="a folding JSON instead of the search")
 
 
 def model_path(args):
-    """--model, else the shipped model when it exists, else None (an untrained graph of --config)."""
+    """--model; else, unless --config names another network, the shipped model when it exists; else None
+    (an untrained graph of --config, codenet-s by default)."""
+    from codenet.host.errors import CodenetError
     from codenet.model.cli import DEFAULT_MODEL
 
-    return args.model or (DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None)
+    if args.model and args.config:
+        raise CodenetError("give --model (a trained network) or --config (an untrained one), not both")
+    if args.model or args.config:
+        return args.model
+    return DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None
 
 
 def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:

@@ -125,7 +125,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="build/overlay")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
-    return exit_code(lambda: build_overlay(args.out, load_board(args.board), model_path(args), args.config,
+    return exit_code(lambda: build_overlay(args.out, load_board(args.board), model_path(args),
+                                           args.config or "codenet-s",
                                            load_folding(args.folding) if args.folding else None, args.graph,
                                            args.bundle))
 

@@ -287,3 +287,20 @@ def test_fps_override_is_checked(tmp_path, capsys):
     assert main(["--fps", "0", "--no-sweep", "--out", str(tmp_path)]) != 0
     err = capsys.readouterr().err.strip()
     assert err == "codenet: error: --fps must be a positive frame rate, not 0.0"
+
+
+def test_a_named_config_is_estimated_not_the_shipped_model():
+    """--config names the network to estimate; the shipped model is the default only without it."""
+    import argparse
+
+    from codenet.model.cli import DEFAULT_MODEL
+    from codenet.overlay.estimate.hw_graph import model_path
+
+    def args(model=None, config=None):
+        return argparse.Namespace(model=model, config=config)
+
+    assert model_path(args()) == DEFAULT_MODEL
+    assert model_path(args(config="codenet-tiny")) is None
+    assert model_path(args(model="m.pt")) == "m.pt"
+    with pytest.raises(CodenetError, match="not both"):
+        model_path(args("m.pt", "codenet-tiny"))
