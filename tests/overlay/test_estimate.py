@@ -304,3 +304,11 @@ def test_a_named_config_is_estimated_not_the_shipped_model():
     assert model_path(args(model="m.pt")) == "m.pt"
     with pytest.raises(CodenetError, match="not both"):
         model_path(args("m.pt", "codenet-tiny"))
+
+
+def test_an_untrained_graph_has_its_configs_classes():
+    """A one-class config (trees) estimates as one class: the card must match the head's channels."""
+    from codenet.overlay.estimate.hw_graph import untrained_model
+
+    model, classes = untrained_model("trees")
+    assert len(classes) == model.cfg.num_classes == 1
