@@ -30,6 +30,19 @@ def chain_inputs(size, n_random=40, n_scenes=40, seed=0):
     return np.stack(xs).astype(np.float32)
 
 
+def assert_chain_exact(chain: dict, x: np.ndarray) -> None:
+    """A build_tiny_chain result on NCHW inputs x: Brevitas == QONNX == FINN HW graph == simulator."""
+    frozen = copy.deepcopy(chain["model"]).freeze()
+    with torch.no_grad():
+        brevitas = frozen(torch.from_numpy(x)).numpy()
+    qonnx = execute(ModelWrapper(str(chain["qonnx"])), x)
+    assert np.array_equal(qonnx, brevitas)
+    hw = execute(ModelWrapper(str(chain["folded"])), x, batched=False)
+    assert np.array_equal(hw, qonnx)
+    sim = simulate(load_bundle(chain["bundle"]).graph, x.transpose(0, 2, 3, 1).astype(np.uint8))
+    assert np.array_equal(sim.transpose(0, 3, 1, 2), hw.astype(np.int32))
+
+
 @pytest.fixture(scope="module")
 def chain(tiny_chain):
     qonnx = tiny_chain["qonnx"]

@@ -8,7 +8,6 @@ import copy
 
 import numpy as np
 import pytest
-import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from codenet.host.bundle import load_bundle
@@ -16,9 +15,8 @@ from codenet.host.errors import CodenetError
 from codenet.host.sim import simulate
 from codenet.model.config import load_config
 from codenet.model.network import CoDeNet
-from codenet.overlay.flow.execute import execute
 from tests.conftest import build_tiny_chain
-from tests.overlay.test_export_chain import chain_inputs
+from tests.overlay.test_export_chain import assert_chain_exact, chain_inputs
 
 LAYER_BITS = {"stem": 5, "backbone.0.dw": 2, "backbone.1.pw": 3, "neck.0.offset": 3, "neck.1.dw": 2,
               "neck.2.pw": 8, "head.out": 8}
@@ -46,17 +44,7 @@ def test_layers_have_their_bits(mixed):
 
 
 def test_mixed_precision_chain_is_exact(mixed):
-    frozen = copy.deepcopy(mixed["model"]).freeze()
-    x = mixed["x"]
-    with torch.no_grad():
-        brevitas = frozen(torch.from_numpy(x)).numpy()
-    qonnx = execute(ModelWrapper(str(mixed["qonnx"])), x)
-    assert np.array_equal(qonnx, brevitas)
-    hw = execute(ModelWrapper(str(mixed["folded"])), x, batched=False)
-    assert np.array_equal(hw, qonnx)
-    graph = load_bundle(mixed["bundle"]).graph
-    sim = simulate(graph, x.transpose(0, 2, 3, 1).astype(np.uint8))
-    assert np.array_equal(sim.transpose(0, 3, 1, 2), hw.astype(np.int32))
+    assert_chain_exact(mixed, mixed["x"])
 
 
 @pytest.mark.hls

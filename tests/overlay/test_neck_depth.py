@@ -5,21 +5,17 @@ stride-16 codenet-s): the same output grid from a deeper map at twice the resolu
 chain may assume three neck stages.
 """
 
-import copy
 import dataclasses
 
 import numpy as np
 import pytest
-import torch
-from qonnx.core.modelwrapper import ModelWrapper
 
 from codenet.host.bundle import load_bundle
 from codenet.host.errors import CodenetError
 from codenet.host.sim import simulate
 from codenet.model.config import load_config
-from codenet.overlay.flow.execute import execute
 from tests.conftest import build_tiny_chain
-from tests.overlay.test_export_chain import chain_inputs
+from tests.overlay.test_export_chain import assert_chain_exact, chain_inputs
 
 SHALLOW = {"backbone": ((16, 2), (16, 2), (24, 1), (24, 1)), "neck": (16, 16)}
 
@@ -41,17 +37,7 @@ def test_same_output_grid_from_two_stages(shallow, tiny_chain):
 
 
 def test_shallow_chain_is_exact(shallow):
-    frozen = copy.deepcopy(shallow["model"]).freeze()
-    x = shallow["x"]
-    with torch.no_grad():
-        brevitas = frozen(torch.from_numpy(x)).numpy()
-    qonnx = execute(ModelWrapper(str(shallow["qonnx"])), x)
-    assert np.array_equal(qonnx, brevitas)
-    hw = execute(ModelWrapper(str(shallow["folded"])), x, batched=False)
-    assert np.array_equal(hw, qonnx)
-    graph = load_bundle(shallow["bundle"]).graph
-    sim = simulate(graph, x.transpose(0, 2, 3, 1).astype(np.uint8))
-    assert np.array_equal(sim.transpose(0, 3, 1, 2), hw.astype(np.int32))
+    assert_chain_exact(shallow, shallow["x"])
 
 
 @pytest.mark.hls
