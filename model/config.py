@@ -73,7 +73,7 @@ class ModelConfig:
         need(1 <= len(self.neck) <= 3, "neck must have one to three stages")
         need(all(int(c) > 0 for c in self.neck) and self.head_channels > 0, "channel counts must be positive")
         need(all(s in (1, 2) for _, s in self.backbone) and self.stem[1] in (1, 2), "strides must be 1 or 2")
-        need(self.output_stride >= 1 and self.output_stride * 2 ** len(self.neck) == self.total_stride,
+        need(self.total_stride >= 2 ** len(self.neck),  # strides of 1 or 2: both are powers of two
              f"the neck's {len(self.neck)} x2 stages must not upsample past the input: the backbone's "
              f"stride is {self.total_stride}")
         need(self.input_size % self.total_stride == 0,

@@ -59,7 +59,7 @@ def run(args) -> dict:
         if args.graph:
             hw = {"hw_layers": Path(args.graph), "bundle": args.bundle, "source": args.graph}
         else:
-            hw = build_hw_graph(tmp, model_path(args), args.config or "codenet-s")
+            hw = build_hw_graph(tmp, model_path(args), args.config)
         base = ModelWrapper(str(hw["hw_layers"]))
         model = apply_folding(_copy(base), folding) if folding else search_folding(_copy(base), board)
         result = estimate(model, board)

@@ -53,8 +53,9 @@ def model_path(args):
     return DEFAULT_MODEL if Path(DEFAULT_MODEL).is_file() else None
 
 
-def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
-    """Export through our FINN steps into out_dir (model.onnx, hw_layers.onnx, folded.onnx, bundle/).
+def build_hw_graph(out_dir, model_path=None, config=None) -> dict:
+    """Export through our FINN steps into out_dir (model.onnx, hw_layers.onnx, folded.onnx, bundle/):
+    model_path's network, else an untrained one of config (default codenet-s).
     Returns {"hw_layers": path, "bundle": path, "source": what it was built from}."""
     from codenet.model.export import export, export_qonnx_model, model_card
     from codenet.overlay.flow.steps import build_bundle
@@ -64,6 +65,7 @@ def build_hw_graph(out_dir, model_path=None, config="codenet-s") -> dict:
         card = export(model_path, out)
         source = _shown(Path(model_path))
     else:
+        config = config or "codenet-s"
         model, classes = untrained_model(config)
         qonnx = export_qonnx_model(model, out / "model.onnx")
         card = model_card(model, classes, {"note": "untrained, quantized on synthetic images: for estimates"})

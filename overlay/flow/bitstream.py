@@ -56,7 +56,7 @@ def finn_build(model_path, board, out_dir) -> tuple[Path, Path]:
     return bitdir / "finn-accel.bit", bitdir / "finn-accel.hwh"
 
 
-def build_overlay(out, board, model_path=None, config="codenet-s", folding=None, graph=None, bundle=None,
+def build_overlay(out, board, model_path=None, config=None, folding=None, graph=None, bundle=None,
                   log=print) -> Path:
     """The whole flow into `out` (folding.json, estimate.json, hls/, finn/, bundle/); returns `out`."""
     from codenet.host.io import write_json_atomic
@@ -125,8 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="build/overlay")
     args = p.parse_args(argv)
     warnings.filterwarnings("ignore")
-    return exit_code(lambda: build_overlay(args.out, load_board(args.board), model_path(args),
-                                           args.config or "codenet-s",
+    return exit_code(lambda: build_overlay(args.out, load_board(args.board), model_path(args), args.config,
                                            load_folding(args.folding) if args.folding else None, args.graph,
                                            args.bundle))
 
