@@ -62,17 +62,19 @@ demo: $(DEMO_VENV)/.installed  ## the shipped bundles on the sample images (bit-
 	$(DEMO_VENV)/bin/codenet detect host/samples/trees --bundle host/bundles/codenet-trees --tile --out build/demo/trees
 	@echo "annotated images, detections.json and detections.csv in build/demo/synthetic and build/demo/trees"
 
-# $(call export_bundle,NAME,MODEL): export MODEL, folded as overlay/folding.json, into host/bundles/NAME
+# $(call export_bundle,NAME,MODEL,FOLDING): export MODEL, folded as FOLDING, into host/bundles/NAME
 define export_bundle
-	$(CODENET) export --model $(2) --out build/export-$(1) --folding overlay/folding.json
+	$(CODENET) export --model $(2) --out build/export-$(1) --folding $(3)
 	rm -rf host/bundles/.$(1).new && mkdir -p host/bundles
 	cp -r build/export-$(1)/bundle host/bundles/.$(1).new
 	rm -rf host/bundles/$(1) && mv host/bundles/.$(1).new host/bundles/$(1)
 endef
 
-bundle: $(VENV)/.installed  ## export the shipped models (codenet-s, trees), folded as overlay/folding.json, into their bundles
-	$(call export_bundle,codenet-s,model/weights/codenet-s.pt)
-	$(call export_bundle,codenet-trees,model/weights/trees.pt)
+# each network folded by the search for itself at the board's 60 frames/s: overlay/folding.json is make
+# estimate's (codenet-s), overlay/folding-trees.json the same search for the tree detector's network
+bundle: $(VENV)/.installed  ## export the shipped models (codenet-s, trees), each at its folding (overlay/folding*.json), into their bundles
+	$(call export_bundle,codenet-s,model/weights/codenet-s.pt,overlay/folding.json)
+	$(call export_bundle,codenet-trees,model/weights/trees.pt,overlay/folding-trees.json)
 
 csim: $(VENV)/.installed  ## the shipped network through the C-simulated HLS kernels vs the simulator
 	$(PY) -m codenet.hls.csim --bundle host/bundles/codenet-s --images $(or $(N),4)

@@ -15,6 +15,8 @@ from codenet.host.errors import CodenetError
 #: the shipped bundle's folding: the search's result for the board's target (make estimate writes a new
 #: one to build/estimate/folding.json); hand-editable, FINN's format
 SHIPPED_FOLDING = Path(__file__).parents[1] / "folding.json"  # overlay/folding.json
+#: the tree detector's bundle: the same search for its own network (`--model model/weights/trees.pt`)
+TREES_FOLDING = SHIPPED_FOLDING.with_name("folding-trees.json")
 
 # op type -> (attribute, the dimension it must divide) for each folding attribute
 DIVIDES = {
