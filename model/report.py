@@ -167,7 +167,8 @@ def trees_section(run: Path, weights: Path) -> str:
     return "\n".join([
         "## Tree-crown detector: codenet-trees (`model/weights/trees.pt`)",
         "",
-        "The codenet-s network with one class, on NEON aerial RGB at native resolution (the `trees` data set: "
+        "A stride-32 network with one class (codenet-s's channels, its last backbone block at stride 2 and "
+        "three decoder stages: `model/configs/trees.yaml`), on NEON aerial RGB at native resolution (the `trees` data set: "
         "the deepforest wheel's data folder, `make trees-data`). Training rows, val and test bands of the two "
         "YELL images are disjoint; OSBS_029 and SOAP_061 (other sites) are seen by neither training nor tuning. "
         "Evaluated on disjoint 256x256 tiles (a crown cut by a tile edge is labelled in the tile holding at "
