@@ -30,7 +30,8 @@ class ModelConfig:
     #: backbone: depthwise-separable blocks as (out channels, stride), MobileNetV1 style
     backbone: tuple = ((32, 2), (64, 1), (96, 2), (96, 1), (192, 2), (192, 1), (256, 2), (256, 1))
     #: neck: output channels of the one to three deformable stages, each followed by a nearest x2
-    #: upsample (codenet-s: three after a stride-32 backbone, the head at stride 4)
+    #: upsample; the head sits at stride 4 (this default: three after a stride-32 backbone;
+    #: codenet-s: two after a stride-16 one)
     neck: tuple = (128, 64, 64)
     head_channels: int = 32
     deform: str = "bounded"  #: bounded | plain | fixed | bilinear (float only)

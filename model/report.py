@@ -195,7 +195,7 @@ PTQ_TREES = ("## Post-training quantization vs QAT: the tree detector",
              "Made by `make ptq-trees`.", "one seed, 98-198 crowns a split")
 PTQ_SYNTHETIC = ("## Post-training quantization vs QAT on codenet-s: the synthetic set",
                  "The default model's float start (`runs/codenet-s/float.pt`, the weight average QAT began from) "
-                 "quantized W4A8 by `codenet quantize` as above, against its QAT (1 epoch distilled from it: "
+                 "quantized W4A8 by `codenet quantize` as above, against its QAT (3 epochs distilled from it: "
                  "`model/weights/codenet-s.pt`). Made by `make ptq-synthetic`.", "one seed, 300 images a split")
 
 
