@@ -169,6 +169,12 @@ ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s (after ma
 	$(PY) -m codenet.model.ptq --float runs/codenet-s/float.pt --qat model/weights/codenet-s.pt --data synthetic \
 		--splits val,test --out build/ptq-synthetic
 
+.PHONY: eval-shift
+eval-shift: $(VENV)/.installed  ## codenet-s on 300 scenes each of the second generator (handwritten, printed digits) and of its own test split -> build/eval-shift
+	$(CODENET) eval --model model/weights/codenet-s.pt --data synthetic --out build/eval-shift/synthetic
+	$(CODENET) eval --model model/weights/codenet-s.pt --data synthetic-shift --out build/eval-shift/handwritten
+	$(CODENET) eval --model model/weights/codenet-s.pt --data synthetic-shift:printed --out build/eval-shift/printed
+
 report: $(VENV)/.installed  ## model/results.md from runs/codenet-s, runs/trees, build/ptq-trees and runs/ablation
 	$(PY) -m codenet.model.report --run runs/codenet-s --ablation runs/ablation --out model/results.md
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from codenet.host.errors import CodenetError
 
-DATA_HELP = ("synthetic | synthetic-objects | trees[:<deepforest wheel or data folder>] | voc:<root> | "
-             "coco:<images dir>:<annotations json>")
+DATA_HELP = ("synthetic | synthetic-objects | synthetic-shift[:printed] (test only) | "
+             "trees[:<deepforest wheel or data folder>] | voc:<root> | coco:<images dir>:<annotations json>")
 
 
 class ClassAgnostic:
@@ -32,6 +32,10 @@ def open_dataset(spec: str, split: str, n: int = 0, size: int = 256, seed: int =
 
         data = SyntheticDetection(n, size=size, seed=seed, split=split)
         return ClassAgnostic(data) if kind == "synthetic-objects" else data
+    if kind == "synthetic-shift" and rest in ("", "printed"):
+        from codenet.model.data.shifted import ShiftedScenes
+
+        return ShiftedScenes(n, size=size, seed=seed, split=split, digits=rest or "handwritten")
     if kind == "trees":
         from codenet.model.data.trees import TreeTiles
 

@@ -98,3 +98,25 @@ def test_report_gives_mean_spread_and_paired_differences(tmp_path):
     assert plain[3] == "34.0 ± 3.5" and plain[4] == "8.0 ± 2.0 |"  # 10, 6, 8 bounded minus plain
     assert lines[ablation.VARIANTS["bilinear"]].split(" | ")[2] == "8.0 ± 0.0"
     assert ablation.VARIANTS["fixed"] not in table and "n = 3" in table
+
+
+def test_rerunning_one_study_keeps_the_others_text(tmp_path):
+    """make report after an ablation of one study: the other study's tables stay as the file had them."""
+    from codenet.model import report
+
+    out = tmp_path / "ablation"
+    for seed in range(2):
+        write_run(out / "synthetic" / f"bounded-s{seed}", 50.0 + seed, 45.0 + seed)
+    rows = ablation.collect("synthetic", [0, 1], out, ["bounded"])
+    (out / "ablation.json").write_text(json.dumps({"synthetic": {"seeds": [0, 1], "rows": rows}}))
+    results = tmp_path / "results.md"
+    results.write_text("# Results\n\n## Ablation: old\n\n### trees\n\n| trees table |\n\nabout trees\n\n"
+                       "### synthetic\n\n| old synthetic table |\n\n" + report.ABLATION_FOOTER + " (old).\n")
+    assert report.main(["--run", str(tmp_path / "none"), "--trees", str(tmp_path / "none"),
+                        "--ablation", str(out), "--ptq", str(tmp_path / "none"),
+                        "--ptq-synthetic", str(tmp_path / "none"), "--prune", str(tmp_path / "none"),
+                        "--shift", str(tmp_path / "none"), "--out", str(results)]) == 0
+    text = results.read_text()
+    assert "### trees\n\n| trees table |\n\nabout trees\n\n### synthetic" in text
+    assert "old synthetic table" not in text and "45.5 ± 0.7" in text
+    assert text.count(report.ABLATION_FOOTER) == 1
