@@ -11,7 +11,6 @@ Each item is a pure function of (seed, index), as in the synthetic set.
 """
 
 import math
-import operator
 from io import BytesIO
 
 import numpy as np
@@ -19,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from codenet.host.errors import CodenetError
 
-from .synthetic import CLASSES, SHAPES, SPLITS, _digit_pool, _digits
+from .synthetic import CLASSES, SHAPES, SPLITS, SceneSet, _digit_pool, _digits
 
 DIGIT_STYLES = ("handwritten", "printed")
 MIN_SIDE, MAX_SIDE = 12, 110
@@ -27,30 +26,20 @@ MAX_OBJECTS = 6
 MIN_CONTRAST = 90  # RGB distance of an object's color from its local background, when one is found
 
 
-class ShiftedScenes:
+class ShiftedScenes(SceneSet):
     """`n` scenes of size x size from the second generator: (image uint8, boxes (K,4) x1y1x2y2, labels)."""
+
+    min_size = 64
 
     def __init__(self, n: int, size: int = 256, seed: int = 0, split: str = "test", digits: str = "handwritten"):
         if split != "test":
             raise CodenetError(f"synthetic-shift is a test set only (got split {split!r}): never train or tune on it")
         if digits not in DIGIT_STYLES:
             raise CodenetError(f"synthetic-shift: digits must be one of {', '.join(DIGIT_STYLES)}, got {digits!r}")
-        for what, value, low in (("n", n, 0), ("size", size, 64), ("seed", seed, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise CodenetError(f"synthetic-shift: {what} must be an integer >= {low}, got {value!r}")
-        self.n, self.size, self.seed, self.digits = int(n), int(size), int(seed), digits
-        self.classes = list(CLASSES)
-        self.name = f"synthetic-shift-{digits}"
+        super().__init__("synthetic-shift", n, size, seed)
+        self.digits, self.name = digits, f"synthetic-shift-{digits}"
 
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        i = operator.index(i)
-        if i < 0:
-            i += self.n
-        if not 0 <= i < self.n:
-            raise IndexError(f"{self.name}: index out of range for {self.n} items")
+    def _render(self, i: int):
         # 101: a stream of its own, apart from the synthetic set's (seed, split, index)
         rng = np.random.default_rng([self.seed, 101, DIGIT_STYLES.index(self.digits), i])
         return render_shifted(rng, self.size, self.digits)

@@ -45,18 +45,18 @@ def _digit_pool(split_id: int) -> tuple[np.ndarray, ...]:
     return tuple(index[allowed & (target == d)] for d in range(10))
 
 
-class SyntheticDetection:
-    """`n` scenes of size x size: (image HxWx3 uint8, boxes (K,4) float32 x1,y1,x2,y2, labels (K,) int64)."""
+class SceneSet:
+    """`n` generated scenes of size x size, each a pure function of (seed, index): the argument checks,
+    length and indexing that the generated sets share; a subclass's `_render(i)` draws item i."""
 
-    def __init__(self, n: int, size: int = 256, seed: int = 0, split: str = "train"):
-        if split not in SPLITS:
-            raise CodenetError(f"synthetic data set: unknown split {split!r} (expected train, val or test)")
-        for what, value, low in (("n", n, 0), ("size", size, 32), ("seed", seed, 0)):
+    min_size = 32
+
+    def __init__(self, what: str, n: int, size: int, seed: int):
+        for arg, value, low in (("n", n, 0), ("size", size, self.min_size), ("seed", seed, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise CodenetError(f"synthetic data set: {what} must be an integer >= {low}, got {value!r}")
-        self.n, self.size, self.seed, self.split = int(n), int(size), int(seed), split
+                raise CodenetError(f"{what}: {arg} must be an integer >= {low}, got {value!r}")
+        self.n, self.size, self.seed = int(n), int(size), int(seed)
         self.classes = list(CLASSES)
-        self.name = f"synthetic-{split}"
 
     def __len__(self) -> int:
         return self.n
@@ -67,6 +67,19 @@ class SyntheticDetection:
             i += self.n
         if not 0 <= i < self.n:
             raise IndexError(f"{self.name}: index out of range for {self.n} items")
+        return self._render(i)
+
+
+class SyntheticDetection(SceneSet):
+    """`n` scenes of size x size: (image HxWx3 uint8, boxes (K,4) float32 x1,y1,x2,y2, labels (K,) int64)."""
+
+    def __init__(self, n: int, size: int = 256, seed: int = 0, split: str = "train"):
+        if split not in SPLITS:
+            raise CodenetError(f"synthetic data set: unknown split {split!r} (expected train, val or test)")
+        super().__init__("synthetic data set", n, size, seed)
+        self.split, self.name = split, f"synthetic-{split}"
+
+    def _render(self, i: int):
         split_id = SPLITS[self.split]
         return render_scene(np.random.default_rng([self.seed, split_id, i]), self.size, split_id)
 
