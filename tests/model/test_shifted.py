@@ -67,3 +67,21 @@ def test_only_a_test_set_and_bad_arguments():
         ShiftedScenes(2, size=32)
     with pytest.raises(IndexError):
         ShiftedScenes(2)[2]
+
+
+def test_report_section_reads_the_three_evaluations(tmp_path):
+    import json
+
+    from codenet.model import report
+
+    for name, ap50, digit, shape in (("synthetic", 60.0, 50.0, 80.0), ("handwritten", 70.0, 60.0, 90.0),
+                                     ("printed", 40.0, 20.0, 70.0)):
+        per_class = {c: (digit if k < 10 else shape) for k, c in enumerate(CLASSES)}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"AP50": ap50, "agnostic_AP50": ap50 + 10, "mAP": ap50 / 2, "true_score_median": 45.0,
+             "per_class_AP50": per_class}))
+    text = report.shift_section(tmp_path)
+    assert "| 70.0 | 80.0 | 35.0 | 60.0 | 90.0 | 0.45 |" in text
+    assert "+10.0 AP50 on the second generator's handwriting, -20.0 with printed digits" in text
+    assert "50.0 -> 20.0" in text and "80.0 -> 70.0" in text and "70.0 -> 50.0" in text
