@@ -12,6 +12,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+from brevitas.core.scaling.standalone import ParameterFromStatsFromParameterScaling
+from brevitas.inject.enum import ScalingImplType
 from brevitas.nn import QuantConv2d
 from brevitas.quant import Int8WeightPerChannelFloat
 from torch import nn
@@ -21,11 +23,42 @@ from codenet.model.quant import dyadic, floats, requantize
 ACT_MAX = 255  # unsigned 8-bit activations after ReLU, zero point 0: padding reads 0
 
 
-def quant_conv(cin, cout, k, stride=1, groups=1, weight_bits=4, bias=False, dilation=1) -> QuantConv2d:
-    """The one place weight quantization is declared: symmetric per-channel, `weight_bits` wide."""
+class LearnedScaleWeight(Int8WeightPerChannelFloat):
+    """Per-channel weights whose scale is a trained parameter, initialised from max |w| on first use."""
+
+    scaling_impl_type = ScalingImplType.PARAMETER_FROM_STATS
+
+
+WEIGHT_QUANT = {"stats": Int8WeightPerChannelFloat, "learned": LearnedScaleWeight}
+
+
+def quant_conv(cin, cout, k, stride=1, groups=1, weight_bits=4, bias=False, dilation=1,
+               weight_scale="stats") -> QuantConv2d:
+    """The one place weight quantization is declared: symmetric per-channel, `weight_bits` wide, the
+    scale from the weights' max (`stats`) or learned (`learned`)."""
     return QuantConv2d(cin, cout, k, stride=stride, padding=dilation * (k // 2), dilation=dilation,
                        groups=groups, bias=bias, weight_bit_width=weight_bits,
-                       weight_quant=Int8WeightPerChannelFloat)
+                       weight_quant=WEIGHT_QUANT[weight_scale])
+
+
+def load_weights(module: nn.Module, state: dict):
+    """module.load_state_dict(state), strict except for learned weight scales that `state` lacks (a
+    float model's, which never quantized its weights): those start from the weights' max at first use."""
+    result = module.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("weight_quant.tensor_quant.scaling_impl.value")]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(f"state does not match the network: missing {missing[:3]}, "
+                           f"unexpected {result.unexpected_keys[:3]}")
+    return result
+
+
+def restart_learned_scales(module: nn.Module) -> None:
+    """Every learned weight scale starts again from its weights' max at its next use (QAT's start)."""
+    for m in module.modules():
+        if isinstance(m, ParameterFromStatsFromParameterScaling):
+            with torch.no_grad():
+                m.value.fill_(1.0)  # the first use multiplies the statistics into it
+            m.init_done = False
 
 
 def integer_weight(conv: QuantConv2d) -> tuple[torch.Tensor, torch.Tensor]:

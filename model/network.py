@@ -14,7 +14,8 @@ from torch import nn
 
 from codenet.host.errors import CodenetError
 from codenet.model.config import ModelConfig
-from codenet.model.layers import ACT_MAX, ConvBNReLU, DeformableStage, Frozen, HeadConv, QuantMode, quant_conv
+from codenet.model.layers import (ACT_MAX, ConvBNReLU, DeformableStage, Frozen, HeadConv, QuantMode, load_weights,
+                                  quant_conv, restart_learned_scales)
 
 INPUT_SCALE = 1.0 / 255  # the uint8 image code q stands for q / 255
 SIZE_GAIN = 8.0  # box sizes (up to tens of output cells) are the head's raw output times this
@@ -68,23 +69,32 @@ class CoDeNet(nn.Module):
             c = cout
         self.neck = nn.ModuleList(stages)
         self.head = Head(c, cfg.head_channels, cfg.num_classes, wb)
-        for name, bits in cfg.layer_bits.items():
-            self._set_weight_bits(name, bits)
+        layers = {n: m for n, m in self.named_modules() if isinstance(m, QuantMode)}
+        for name in cfg.layer_bits:
+            if name not in layers:
+                raise CodenetError(f"layer_bits: {name!r} is not a quantized layer (one of: {', '.join(layers)})")
+        for name, layer in layers.items():
+            if name in cfg.layer_bits or cfg.weight_scale != "stats":
+                self._rebuild_conv(layer, cfg.layer_bits.get(name, layer.weight_bits), cfg.weight_scale)
 
-    def _set_weight_bits(self, name: str, bits: int):
-        """Mixed precision: layer `name`'s conv rebuilt at `bits`, same geometry and initial values."""
-        layer = dict(self.named_modules()).get(name)
-        if not isinstance(layer, QuantMode):
-            known = ", ".join(n for n, m in self.named_modules() if isinstance(m, QuantMode))
-            raise CodenetError(f"layer_bits: {name!r} is not a quantized layer (one of: {known})")
+    @staticmethod
+    def _rebuild_conv(layer: QuantMode, bits: int, weight_scale: str):
+        """Mixed precision and learned scales: the layer's conv rebuilt at `bits` with `weight_scale`
+        scales, same geometry and initial values."""
         old = layer.conv
         conv = quant_conv(old.in_channels, old.out_channels, old.kernel_size[0], old.stride[0], old.groups,
-                          bits, bias=old.bias is not None, dilation=old.dilation[0])
+                          bits, bias=old.bias is not None, dilation=old.dilation[0], weight_scale=weight_scale)
         with torch.no_grad():
             conv.weight.copy_(old.weight)
             if old.bias is not None:
                 conv.bias.copy_(old.bias)
         layer.conv = conv
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        """nn.Module's; strict loading forgives the learned weight scales a float state lacks (load_weights)."""
+        if strict:
+            return load_weights(self, state_dict)
+        return super().load_state_dict(state_dict, strict=False, assign=assign)
 
     def forward(self, images):
         """images: (N, 3, H, W) float holding uint8 codes 0..255."""
@@ -126,6 +136,7 @@ class CoDeNet(nn.Module):
             raise RuntimeError("set deform='bounded' (train-then-round) before quantizing a bilinear model")
         if method not in ("percentile", "mse"):
             raise ValueError(f"unknown calibration method {method!r}")
+        restart_learned_scales(self)  # from the weights QAT starts with, not those of an earlier use
         was_training = self.training
         self.eval()
         samples, hooks = {}, []

@@ -27,6 +27,7 @@ from codenet.model.data import open_dataset
 from codenet.model.data.cache import InMemory
 from codenet.model.data.augment import augment, letterbox
 from codenet.model.distributed import World
+from codenet.model.layers import load_weights
 from codenet.model.loss import centernet_loss
 from codenet.model.network import CoDeNet, split_output
 from codenet.model.targets import centernet_targets
@@ -105,7 +106,7 @@ def load_backbone(model, path) -> None:
     if any(mine.get(k) != theirs.get(k) for k in keys):
         raise CodenetError(f"{path}: its stem and backbone are not those of config {model.cfg.name!r}")
     for part in ("stem", "backbone"):
-        getattr(model, part).load_state_dict(getattr(start, part).state_dict())
+        load_weights(getattr(model, part), getattr(start, part).state_dict())
 
 
 class TrainItems(torch.utils.data.Dataset):
@@ -204,7 +205,9 @@ class Trainer:
         self.model = CoDeNet(cfg).to(self.device)
         if settings.init_from:
             start, _, _ = checkpoint.load_model(settings.init_from)
-            if start.is_quant or start.cfg.to_dict() != cfg.to_dict():
+            # the float start's weights do not depend on how QAT will scale them
+            same = dataclasses.replace(start.cfg, weight_scale=cfg.weight_scale).to_dict() == cfg.to_dict()
+            if start.is_quant or not same:
                 raise CodenetError(f"{settings.init_from}: init_from needs a float model of config {cfg.name!r}")
             self.model.load_state_dict(start.state_dict())
         if settings.init_backbone:

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 
-def build_tiny_chain(out, **overrides) -> dict:
+def build_tiny_chain(out, prepare=None, **overrides) -> dict:
     """codenet-tiny (its config with `overrides`) quantized on synthetic images, with a live signal at
-    every layer and dilations spread over 1..D so every dilation is exercised, exported to QONNX and
-    through the FINN flow into a bundle in `out`. Returns a dict with the model, classes and the paths:
-    qonnx, folded (HW-layer graph), bundle."""
+    every layer and dilations spread over 1..D so every dilation is exercised, `prepare(model)` if
+    given, exported to QONNX and through the FINN flow into a bundle in `out`. Returns a dict with the
+    model, classes and the paths: qonnx, folded (HW-layer graph), bundle."""
     import dataclasses
 
     import torch
@@ -37,6 +37,8 @@ def build_tiny_chain(out, **overrides) -> dict:
         for st in model.neck:
             st.offset.conv.weight.normal_(0, 10 / (st.offset.in_scale.item() * 255))
             st.offset.conv.bias.fill_(2.5)
+    if prepare is not None:
+        prepare(model)
     qonnx = export_qonnx_model(model, out / "model.onnx")
     build_bundle(qonnx, model_card(model, scenes.classes), out / "bundle")
     return {"model": model, "classes": scenes.classes, "qonnx": qonnx, "folded": out / "folded.onnx",
