@@ -135,6 +135,19 @@ def _rates(rows) -> str:
     return f"{rate('float'):.0f} images/s float, {rate('qat'):.0f} images/s QAT"
 
 
+def _network_text(config: dict) -> str:
+    """What a tree network is, from its model config: the depth of its bottom and of its decoder."""
+    from codenet.model.config import ModelConfig, load_config
+
+    cfg, default = ModelConfig.from_dict(config), load_config("codenet-s")[0]
+    classes = "one class" if cfg.num_classes == 1 else f"{cfg.num_classes} classes"
+    same = [c for c, _ in cfg.backbone] == [c for c, _ in default.backbone] and cfg.stem[0] == default.stem[0]
+    channels = "codenet-s's channels" if same else "its own channels"
+    stages = {1: "one", 2: "two", 3: "three"}[len(cfg.neck)]
+    return (f"A stride-{cfg.total_stride} network with {classes} ({channels}, "
+            f"{stages} decoder stages to the head's stride {cfg.output_stride}: `model/configs/trees.yaml`)")
+
+
 def trees_section(run: Path, weights: Path) -> str:
     """The tree detector: float and W4A8 on val (tuning), the test bands and the cross-site test."""
     from codenet.model.checkpoint import model_meta
@@ -167,8 +180,7 @@ def trees_section(run: Path, weights: Path) -> str:
     return "\n".join([
         "## Tree-crown detector: codenet-trees (`model/weights/trees.pt`)",
         "",
-        "A stride-32 network with one class (codenet-s's channels, its last backbone block at stride 2 and "
-        "three decoder stages: `model/configs/trees.yaml`), on NEON aerial RGB at native resolution (the `trees` data set: "
+        f"{_network_text(stages[-1]['config'])}, on NEON aerial RGB at native resolution (the `trees` data set: "
         "the deepforest wheel's data folder, `make trees-data`). Training rows, val and test bands of the two "
         "YELL images are disjoint; OSBS_029 and SOAP_061 (other sites) are seen by neither training nor tuning. "
         "Evaluated on disjoint 256x256 tiles (a crown cut by a tile edge is labelled in the tile holding at "

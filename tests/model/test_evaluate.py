@@ -185,3 +185,18 @@ def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
     assert report_main(["--run", none, "--trees", none, "--ablation", none, "--ptq", none,
                         "--ptq-synthetic", none, "--prune", none, "--out", str(out)]) == 0
     assert out.read_text() == old
+
+
+def test_the_tree_section_describes_the_network_its_run_trained():
+    import dataclasses
+
+    from codenet.model.config import load_config
+    from codenet.model.report import _network_text
+
+    shipped = load_config("trees")[0]
+    s16 = load_config("trees-s16")[0]
+    assert _network_text(shipped.to_dict()).startswith(
+        "A stride-32 network with one class (codenet-s's channels, three decoder stages to the head's stride 4")
+    assert _network_text(s16.to_dict()).startswith("A stride-16 network with one class (codenet-s's channels, two")
+    narrow = dataclasses.replace(shipped, stem=(8, 2), num_classes=3)
+    assert _network_text(narrow.to_dict()).startswith("A stride-32 network with 3 classes (its own channels")
