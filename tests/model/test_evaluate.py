@@ -193,10 +193,10 @@ def test_the_tree_section_describes_the_network_its_run_trained():
     from codenet.model.config import load_config
     from codenet.model.report import _network_text
 
-    shipped = load_config("trees")[0]
-    s16 = load_config("trees-s16")[0]
-    assert _network_text(shipped.to_dict()).startswith(
+    s32 = load_config("trees-s32")[0]
+    s16 = load_config("trees")[0]
+    assert _network_text(s32.to_dict()).startswith(
         "A stride-32 network with one class (codenet-s's channels, three decoder stages to the head's stride 4")
     assert _network_text(s16.to_dict()).startswith("A stride-16 network with one class (codenet-s's channels, two")
-    narrow = dataclasses.replace(shipped, stem=(8, 2), num_classes=3)
+    narrow = dataclasses.replace(s32, stem=(8, 2), num_classes=3)
     assert _network_text(narrow.to_dict()).startswith("A stride-32 network with 3 classes (its own channels")
