@@ -30,6 +30,12 @@ class LearnedScaleWeight(Int8WeightPerChannelFloat):
 
 
 WEIGHT_QUANT = {"stats": Int8WeightPerChannelFloat, "learned": LearnedScaleWeight}
+LEARNED_SCALE = "weight_quant.tensor_quant.scaling_impl.value"  #: a learned scale's key in its conv's state
+
+
+def learned_scale(conv: QuantConv2d) -> nn.Parameter:
+    """The per-channel scale parameter of a conv built with weight_scale="learned"."""
+    return conv.weight_quant.tensor_quant.scaling_impl.value
 
 
 def quant_conv(cin, cout, k, stride=1, groups=1, weight_bits=4, bias=False, dilation=1,
@@ -45,7 +51,7 @@ def load_weights(module: nn.Module, state: dict):
     """module.load_state_dict(state), strict except for learned weight scales that `state` lacks (a
     float model's, which never quantized its weights): those start from the weights' max at first use."""
     result = module.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if not k.endswith("weight_quant.tensor_quant.scaling_impl.value")]
+    missing = [k for k in result.missing_keys if not k.endswith(LEARNED_SCALE)]
     if missing or result.unexpected_keys:
         raise RuntimeError(f"state does not match the network: missing {missing[:3]}, "
                            f"unexpected {result.unexpected_keys[:3]}")

@@ -11,6 +11,7 @@ import torch
 
 from codenet.host.errors import CodenetError
 from codenet.model.config import load_config
+from codenet.model.layers import LEARNED_SCALE, learned_scale
 from codenet.model.network import CoDeNet
 from tests.conftest import build_tiny_chain
 from tests.overlay.test_export_chain import assert_chain_exact, chain_inputs
@@ -21,7 +22,7 @@ def _shrink(model):
     gen = torch.Generator().manual_seed(3)
     with torch.no_grad():
         for layer in model.quant_layers().values():
-            value = layer.conv.weight_quant.tensor_quant.scaling_impl.value
+            value = learned_scale(layer.conv)
             value.mul_(0.6 + 0.4 * torch.rand(value.shape, generator=gen))
 
 
@@ -59,13 +60,13 @@ def test_learned_scales_start_at_the_max_and_train():
         assert torch.allclose(a.scale, b.scale, rtol=1e-6) and torch.equal(a.int(), b.int()), name
     learned.train()
     opt = torch.optim.Adam(learned.parameters(), lr=1e-3, eps=1e-30)  # scale gradients are tiny: Adam steps them
-    before = {n: l.conv.weight_quant.tensor_quant.scaling_impl.value.detach().clone() for n, l in lay.items()}
+    before = {n: learned_scale(l.conv).detach().clone() for n, l in lay.items()}
     learned(x).square().mean().backward()
     opt.step()
     # every layer the loss reaches (an untrained head may pass nothing back) moves its scales
     reached = [n for n, l in lay.items() if l.conv.weight.grad is not None and l.conv.weight.grad.abs().sum() > 0]
     moved = [n for n, l in lay.items()
-             if not torch.equal(l.conv.weight_quant.tensor_quant.scaling_impl.value, before[n])]
+             if not torch.equal(learned_scale(l.conv), before[n])]
     assert len(reached) >= len(lay) // 2 and moved == reached
 
 
@@ -100,12 +101,12 @@ def test_learned_scales_train_and_resume_exactly(tmp_path):
     a, b = load_model(straight)[0], load_model(resumed)[0]
     assert a.cfg.weight_scale == "learned"
     sa, sb = a.state_dict(), b.state_dict()
-    scales = [k for k in sa if k.endswith("scaling_impl.value")]
+    scales = [k for k in sa if k.endswith(LEARNED_SCALE)]
     assert len(scales) == len(a.quant_layers())
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     moved = 0
     for name, layer in a.quant_layers().items():  # the value holds the clipping threshold, max |w| at the start
         peak = layer.conv.weight.detach().abs().flatten(1).amax(1)
-        moved += not torch.allclose(sa[f"{name}.conv.weight_quant.tensor_quant.scaling_impl.value"].flatten(),
+        moved += not torch.allclose(sa[f"{name}.conv.{LEARNED_SCALE}"].flatten(),
                                     peak, rtol=1e-4)
     assert moved >= len(scales) // 2
