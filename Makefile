@@ -134,30 +134,34 @@ $(DEEPFOREST_WHEEL): | $(VENV)/.installed
 
 trees-data: $(DEEPFOREST_WHEEL)  ## download the deepforest wheel (the trees data set) into build/deepforest
 
-# 300 float epochs, then 5 QAT epochs distilled from the float model (model/configs/trees.yaml)
+# 300 float epochs, then QAT distilled from the float model (model/configs/trees.yaml). The float model QAT
+# starts from ships too (TREES_FLOAT): PTQ, pruning and the ablation's backbone start from it without the
+# float stage's hour
+TREES_FLOAT := model/weights/trees-float.pt
 train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown detector (about an hour, niced) into model/weights/trees.pt
 	nice -n 10 $(CODENET) train --config trees --out runs/trees $(if $(wildcard runs/trees/checkpoint.pt),--resume)
 	cp runs/trees/model.pt model/weights/trees.pt
+	cp runs/trees/float.pt $(TREES_FLOAT)
 
 ablation: $(VENV)/.installed  ## deformable variants x 3 seeds on trees and synthetic, distillation (about 90 min, niced) -> runs/ablation
 	nice -n 10 $(PY) -m codenet.model.ablation --seeds 0 1 2 --jobs 2 --out runs/ablation --report runs/ablation/ablation.md
 
-ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the tree detector (after make train-trees) -> build/ptq-trees
-	$(PY) -m codenet.model.ptq --float runs/trees/float.pt --qat model/weights/trees.pt --data trees \
+ptq-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## float vs PTQ vs QAT of the tree detector -> build/ptq-trees
+	$(PY) -m codenet.model.ptq --float $(TREES_FLOAT) --qat model/weights/trees.pt --data trees \
 		--splits val,test,cross-site --out build/ptq-trees
 
-# hardware-aware channel pruning of the tree detector (after make train-trees): the greedy search to 1.5 x the
+# hardware-aware channel pruning of the tree detector (from its shipped float model): the greedy search to 1.5 x the
 # board's frame rate on the unpruned network's LUT and BRAM, the widest uniform narrowing within the same
 # budget, both fine-tuned alike (30 float + 5 QAT epochs, distilled from the unpruned float model), the plot
 PRUNE := $(ONE_CORE) nice -n 10 $(PY) -m codenet.model.prune
 PRUNE_OUT := build/prune-trees
 .PHONY: prune-trees
 prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector against the estimate vs uniform narrowing (about 1.5 h, niced) -> build/prune-trees
-	$(PRUNE) search --model runs/trees/float.pt --data trees --out $(PRUNE_OUT)
-	$(PRUNE) uniform --model runs/trees/float.pt --out $(PRUNE_OUT)
-	$(PRUNE) uniform --model runs/trees/float.pt --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
+	$(PRUNE) search --model $(TREES_FLOAT) --data trees --out $(PRUNE_OUT)
+	$(PRUNE) uniform --model $(TREES_FLOAT) --out $(PRUNE_OUT)
+	$(PRUNE) uniform --model $(TREES_FLOAT) --alpha 0.85 --name codenet-trees-uniform-85 --out $(PRUNE_OUT)
 	$(foreach v,pruned uniform uniform-85,$(PRUNE) finetune --config $(PRUNE_OUT)/codenet-trees-$(v).yaml \
-		--teacher runs/trees/float.pt --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
+		--teacher $(TREES_FLOAT) --out runs/trees-$(v) $(if $(wildcard runs/trees-$(v)/checkpoint.pt),--resume) &&) true
 	$(PRUNE) mixed --model runs/trees-pruned/float.pt --config trees-pruned-mixed --out runs/trees-pruned-mixed
 	$(PRUNE) pareto --search $(PRUNE_OUT)/search.json --design shipped=runs/trees:shipped \
 		--design pruned=runs/trees-pruned:pruned --design uniform=runs/trees-uniform:uniform \

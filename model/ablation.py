@@ -50,7 +50,7 @@ STUDIES = {
         "trees", {},
         {"float_epochs": 40, "qat_epochs": 1, "lr": 0.004, "distill": 1.0, "val_every": 0,
          "report_splits": ["test"], "eval_float": True, "workers": 1, "threads": 1},
-        "runs/trees/float.pt",
+        "model/weights/trees-float.pt",
         "the tree detector's network at 256x256 on the trees set (257 training windows); AP50 on the "
         "held-out test bands (198 crowns)"),
     "synthetic": Study(

@@ -21,7 +21,7 @@ for real (untrained graph, folding searched for the target, every cost the overl
 search stops once that estimate fits. Counts stay multiples of QUANTUM, so every layer keeps
 power-of-two PE/SIMD choices for the folding.
 
-    python -m codenet.model.prune search --model runs/trees/float.pt --data trees --out build/prune
+    python -m codenet.model.prune search --model model/weights/trees-float.pt --data trees --out build/prune
 """
 
 from __future__ import annotations

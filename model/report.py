@@ -117,7 +117,9 @@ def _views(s: dict, size: int) -> str:
 def _stage_text(stage, windows: int, scale) -> str:
     s = stage["settings"]
     start = f"from {s['init_from']}, " if s.get("init_from") else ""
-    qat = (f"then {s['qat_epochs']} QAT epochs (lr {s['qat_lr']}"
+    scales = ("learned per-channel weight scales (LSQ-style, from the weights' max)"
+              if stage["config"].get("weight_scale") == "learned" else "weight scales from the weights' max")
+    qat = (f"then {s['qat_epochs']} QAT epochs (lr {s['qat_lr']}, {scales}"
            f"{', distilled from the float model, weight ' + str(s['distill']) if s['distill'] else ''})")
     return (f"`{stage['run']}`: {start}{s['float_epochs']} float epochs over the {windows} overlapping training "
             f"windows, {_views(s, stage['config']['input_size'])} (random scale {scale[0]}-{scale[1]}, the 8 "
@@ -201,9 +203,10 @@ def trees_section(run: Path, weights: Path) -> str:
 
 
 PTQ_TREES = ("## Post-training quantization vs QAT: the tree detector",
-             "The same float model (`runs/trees/float.pt`) quantized W4A8 without training (`codenet "
+             "The same float model (`model/weights/trees-float.pt`, the weight average QAT began from) quantized W4A8 without training (`codenet "
              "quantize`, 256 calibration images of the train split, activation peaks at the 99.99th percentile or "
-             "at the least 8-bit error) against its QAT (5 epochs distilled from it: `model/weights/trees.pt`). "
+             "at the least 8-bit error) against its QAT (`model/weights/trees.pt`, distilled from it: the recipe "
+             "above). "
              "Made by `make ptq-trees`.", "one seed, 98-198 crowns a split")
 PTQ_SYNTHETIC = ("## Post-training quantization vs QAT on codenet-s: the synthetic set",
                  "The default model's float start (`runs/codenet-s/float.pt`, the weight average QAT began from) "

@@ -6,7 +6,7 @@ val split; the AP50 drop against uniform W4A8 and the weight bits saved rank the
 mixed-precision config (fine-tune it with QAT afterwards). PTQ measures sensitivity without a training
 step per candidate, as HAWQ-style searches do with a cheaper proxy.
 
-    python -m codenet.model.sensitivity --model runs/trees/float.pt --data trees --out build/sens
+    python -m codenet.model.sensitivity --model model/weights/trees-float.pt --data trees --out build/sens
 """
 
 from __future__ import annotations
