@@ -200,6 +200,8 @@ def _backbone_text(study: Study, backbone: dict | None) -> str:
 def report(study: str, rows: dict, seeds, backbone: dict | None = None) -> str:
     """The markdown table of one study: mean ± standard deviation over seeds (n in the header);
     `backbone` is what `pin_backbone` recorded."""
+    from codenet.model.config import load_config
+
     ref = rows.get(REFERENCE, {})
 
     def paired(kind, key):
@@ -221,8 +223,6 @@ def report(study: str, rows: dict, seeds, backbone: dict | None = None) -> str:
         r = rows["no-distill"].values()
         lines.append(f"| {VARIANTS[REFERENCE].split(',')[0]}, QAT without distillation | | | "
                      f"{_spread(x['w4a8'] for x in r)} | {paired('no-distill', 'w4a8')} |")
-    from codenet.model.config import load_config
-
     study_ = STUDIES[study]
     scales = load_config(study_.config)[0].weight_scale  # QAT's weight scales: the config's, as shipped
     hidden = ("workers", "threads", "eval_float", "val_every", "report_splits")

@@ -204,10 +204,10 @@ def trees_section(run: Path, weights: Path) -> str:
 
 PTQ_TREES = ("## Post-training quantization vs QAT: the tree detector",
              "The same float model (`model/weights/trees-float.pt`, the weight average QAT began from) "
-             "quantized W4A8 without training (`codenet quantize`, 256 calibration images of the train split, activation peaks at the 99.99th percentile or "
-             "at the least 8-bit error) against its QAT (`model/weights/trees.pt`, distilled from it: the recipe "
-             "above). "
-             "Made by `make ptq-trees`.", "one seed, 98-198 crowns a split")
+             "quantized W4A8 without training (`codenet quantize`, 256 calibration images of the train split, "
+             "activation peaks at the 99.99th percentile or at the least 8-bit error) against its QAT "
+             "(`model/weights/trees.pt`, distilled from it: the recipe above). Made by `make ptq-trees`.",
+             "one seed, 98-198 crowns a split")
 PTQ_SYNTHETIC = ("## Post-training quantization vs QAT on codenet-s: the synthetic set",
                  "The default model's float start (`runs/codenet-s/float.pt`, the weight average QAT began from) "
                  "quantized W4A8 by `codenet quantize` as above, against its QAT (3 epochs distilled from it: "
@@ -360,8 +360,8 @@ def ablation_section(results: dict, kept: dict | None = None) -> str:
             parts += [f"### {study}", "", report(study, r["rows"], r["seeds"], r.get("backbone"))]
         elif kept and study in kept:
             parts += [f"### {study}", "", kept[study], ""]
-    parts.append(f"{ABLATION_FOOTER} (the backbones: `model/weights/trees-float.pt`, shipped, and "
-                 "`runs/codenet-s/float.pt` after `make train`), two runs at a time on one thread each. "
+    backbones = ", ".join(f"`{s.backbone}`" for s in STUDIES.values())
+    parts.append(f"{ABLATION_FOOTER} (the backbones: {backbones}), two runs at a time on one thread each. "
                  "How to read it: the spread is the standard deviation over seeds (the runs share the "
                  "pretrained backbone, so it measures the decoder's initialisation and the data order); the "
                  "paired column differences each seed's run against the same seed's hardware variant. "
