@@ -224,13 +224,13 @@ def report(study: str, rows: dict, seeds, backbone: dict | None = None) -> str:
         lines.append(f"| {VARIANTS[REFERENCE].split(',')[0]}, QAT without distillation | | | "
                      f"{_spread(x['w4a8'] for x in r)} | {paired('no-distill', 'w4a8')} |")
     study_ = STUDIES[study]
-    scales = load_config(study_.config)[0].weight_scale  # QAT's weight scales: the config's, as shipped
+    scales = dataclasses.replace(load_config(study_.config)[0], **study_.model).weight_scale  # as plan() builds it
     hidden = ("workers", "threads", "eval_float", "val_every", "report_splits")
     budget = ", ".join(f"{k} {v}" for k, v in study_.budget.items() if k not in hidden)
     return ("\n".join(lines) + f"\n\nMean ± standard deviation over seeds {', '.join(map(str, seeds))} (n = {n}): "
             f"{study_.about}. Budget per run: {budget}; stem and backbone from "
             f"{_backbone_text(study_, backbone)}, decoder and head from scratch; the W4A8 figure is after its "
-            f"QAT epoch(s), weight scales {scales} (the config's). \"QAT without distillation\" "
+            f"QAT epoch(s), weight scales {scales}. \"QAT without distillation\" "
             f"starts from the same seed's {REFERENCE} float model as the row above it.\n")
 
 
