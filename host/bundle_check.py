@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codenet.host.calibration import ScoreCalibration
 from codenet.host.errors import CodenetError
 
 
@@ -47,6 +48,11 @@ def check_manifest(where, manifest: dict, graph) -> None:
         threshold = manifest["score_threshold"]
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
             fail(f"'score_threshold' must be a number in (0, 1], got {threshold!r}")
+    if "score_calibration" in manifest:  # optional: Platt scaling of the scores (host/calibration.py)
+        try:
+            ScoreCalibration.from_dict(manifest["score_calibration"])
+        except CodenetError as e:
+            fail(str(e))
     _check_graph(fail, graph, oshape)
 
 

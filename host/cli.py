@@ -16,6 +16,8 @@ COMMANDS = {
     "export": ("codenet.model.cli", "Export a W4A8 model to QONNX with its model card (needs [train])"),
     "info": ("codenet.model.cli", "Parameters, MACs and weight bytes of a model config"),
     "quantize": ("codenet.model.cli", "Post-training quantization: a float model file -> W4A8, calibrated on images"),
+    "calibrate-scores": ("codenet.model.cli", "Fit a W4A8 model's score calibration on its val split: scores "
+                         "become the share of true detections"),
     "upgrade-model": ("codenet.model.cli", "Convert a codenet-model/1 file to /2: its deployed integers stored once"),
     "detect": ("codenet.host.detect", "Detect objects in images and folders with a bundle; annotated images + JSON"),
 }

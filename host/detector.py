@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from codenet.host.bundle import load_bundle
+from codenet.host.calibration import ScoreCalibration
 from codenet.host.decode import to_image_coords
 from codenet.host.errors import CodenetError
 from codenet.host.head import decode_head, dequantize
@@ -18,7 +19,8 @@ DEFAULT_SCORE = 0.3  # for a bundle that names no threshold of its own
 
 class Detector:
     """`Detector(bundle_dir, backend="sim")(image)` -> (boxes, scores, labels) in image pixels. The score
-    threshold defaults to the bundle's own (its model's best F1 on its val split), else DEFAULT_SCORE."""
+    threshold defaults to the bundle's own (its model's best F1 on its val split), else DEFAULT_SCORE.
+    Scores are the bundle's calibrated ones where it carries a calibration (host/calibration.py)."""
 
     def __init__(self, bundle=None, backend: str = "sim", score_threshold: float | None = None, top_k: int = 100,
                  timeout_s: float = 5.0):
@@ -45,6 +47,10 @@ class Detector:
             own = self.bundle.score_threshold
             score_threshold = DEFAULT_SCORE if own is None else own
         self.score_threshold, self.top_k = score_threshold, top_k
+        self.calibration = ScoreCalibration.from_dict(self.bundle.manifest.get("score_calibration"))
+        # the threshold on raw heatmap scores that the decode runs at
+        self.decode_threshold = (score_threshold if self.calibration is None
+                                 else self.calibration.raw_threshold(score_threshold))
         out = self.bundle.manifest["output"]
         # float32, as the model computed them: the dequantized head is bit-identical to PyTorch's
         self.scale = np.asarray(out["scale"], np.float64).astype(np.float32)
@@ -90,7 +96,9 @@ class Detector:
         """The ARM's work after it: one image's accumulators -> (boxes, scores, labels) in image pixels."""
         t0 = time.perf_counter()
         boxes, scores, labels = decode_head(acc, self.scale, self.bias, self.num_classes, top_k=self.top_k,
-                                            score_threshold=self.score_threshold, output_stride=self.stride)
+                                            score_threshold=self.decode_threshold, output_stride=self.stride)
+        if self.calibration is not None:
+            boxes, scores, labels = self.calibration.filter(boxes, scores, labels, self.score_threshold)
         boxes = to_image_coords(boxes, *geometry)
         self.timing["post"] += time.perf_counter() - t0
         self.timing["frames"] += 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from codenet.host.calibration import ScoreCalibration
 from codenet.host.errors import CodenetError
 from codenet.host.io import write_bytes_atomic
 
@@ -40,7 +41,7 @@ def load(path, expected_format: str, also: tuple[str, ...] = ()) -> dict:
 
 
 def load_model(path):
-    """A trained model file -> (CoDeNet in eval mode, class names, metadata).
+    """A trained model file -> (CoDeNet in eval mode, its score calibration attached, class names, metadata).
 
     A W4A8 model comes with its stored integers fixed: evaluation and export run on exactly those.
     """
@@ -60,7 +61,9 @@ def load_model(path):
         raise CodenetError(f"{path}: weights do not match its config ({str(e).splitlines()[0][:120]})") from None
     if model.is_quant and not model.has_integers:
         raise CodenetError(f"{path}: a W4A8 model without its deployed integers")
-    return model.eval(), list(obj["classes"]), obj.get("meta", {})
+    meta = obj.get("meta", {})
+    model.score_calibration = ScoreCalibration.from_dict(meta.get("score_calibration"))
+    return model.eval(), list(obj["classes"]), meta
 
 
 def model_meta(path) -> dict:

@@ -1,4 +1,4 @@
-"""Model-side subcommands: train, eval, export, info, quantize, upgrade-model (PyTorch)."""
+"""Model-side subcommands: train, eval, export, info, quantize, calibrate-scores, upgrade-model (PyTorch)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,15 @@ def run_upgrade_model(args):
 
     upgrade_model(args.model, args.out)
     print(f"{args.out}: codenet-model/2, deployed integers stored")
+
+
+def run_calibrate_scores(args):
+    from codenet.model.calibrate import calibrate_file
+
+    entry = calibrate_file(args.model, args.out, args.data, args.split)
+    before, after = entry["calibration_error"]
+    print(json.dumps({"model": str(args.out), "a": round(entry["a"], 4), "b": round(entry["b"], 4),
+                      "D-ECE": [round(before, 1), round(after, 1)]}))
 
 
 def run_quantize(args):

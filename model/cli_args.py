@@ -23,7 +23,7 @@ def add_eval_args(p):
     p.add_argument("--split", default="test", help="split (default: test)")
     p.add_argument("--images", type=int, default=300, help="synthetic images (default: 300)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for metrics.json and pr.png")
+    p.add_argument("--out", help="folder for metrics.json, pr.png and reliability.png")
     p.add_argument("--round-dilation", action="store_true",
                    help="evaluate a bilinear model with its dilations rounded to the hardware's integers")
     p.add_argument("--no-progress", action="store_true")
@@ -43,6 +43,13 @@ def add_export_args(p):
 def add_upgrade_model_args(p):
     p.add_argument("model", help="a codenet-model/1 file")
     p.add_argument("out", help="where the codenet-model/2 file goes (may be the same path)")
+
+
+def add_calibrate_scores_args(p):
+    p.add_argument("--model", required=True, help="a W4A8 model file")
+    p.add_argument("--out", required=True, help="where the calibrated model file goes (may be --model)")
+    p.add_argument("--data", help=f"data to fit on: {DATA_HELP} (default: the data the model was tuned on)")
+    p.add_argument("--split", help="split to fit on (default: the model's val split)")
 
 
 def add_quantize_args(p):

@@ -17,9 +17,10 @@ import numpy as np
 
 from codenet.host.io import write_bytes_atomic, write_json_atomic
 
-__all__ = ["evaluate", "voc_ap", "plot_pr", "metrics_to_json", "save_metrics"]
+__all__ = ["evaluate", "voc_ap", "plot_pr", "plot_reliability", "metrics_to_json", "save_metrics"]
 
 COCO_KEYS = ("mAP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large")  # = COCOeval.stats[0:6]
+SCORE_FLOOR = 0.1  # calibration looks at detections from here up: below it lies the background's tail
 
 
 def _as_pred(entry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,6 +128,33 @@ def best_f1_threshold(scores: np.ndarray, tp: np.ndarray, npos: int) -> dict:
             "recall_at_threshold": float(ctp[best] / npos) * 100}
 
 
+def pooled_matches(predictions: Sequence, ground_truth: Sequence, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every detection's score and true-positive flag (IoU >= 0.5, matched per class as for AP), all
+    classes pooled."""
+    preds, gts = [_as_pred(p) for p in predictions], [_as_gt(g) for g in ground_truth]
+    matched = [_voc_class(preds, gts, c, 0.5)[3:] for c in range(n_classes)]
+    return np.concatenate([m[0] for m in matched]), np.concatenate([m[1] for m in matched])
+
+
+def score_calibration(scores: np.ndarray, tp: np.ndarray, floor: float = SCORE_FLOOR, bins: int = 10) -> dict:
+    """How well detection scores estimate the chance that a detection is true (IoU >= 0.5, as _voc_class
+    matches them): the detection expected calibration error (D-ECE: per score bin of width 1 / `bins`,
+    |precision - mean score| weighted by the bin's share of detections) over the detections scoring at
+    least `floor`, in percent, and the reliability diagram's bins as [mean score, precision, count].
+    The floor leaves out the near-zero tail that evaluation keeps for AP and no user ever sees."""
+    keep = scores >= floor
+    scores, tp = scores[keep], tp[keep]
+    if not scores.size:
+        return {"calibration_error": 0.0, "reliability": []}
+    which = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    rows, error = [], 0.0
+    for b in np.unique(which):
+        s, t = scores[which == b], tp[which == b]
+        rows.append([float(s.mean()), float(t.mean()), int(s.size)])
+        error += abs(t.mean() - s.mean()) * s.size
+    return {"calibration_error": float(error / scores.size) * 100, "reliability": rows}
+
+
 def true_object_scores(preds, gts, iou_threshold: float = 0.5) -> dict:
     """How confidently true objects are found: per ground-truth box, the best score among detections of
     its class with IoU >= iou_threshold (0 if none). Returns the median of those scores in percent and
@@ -185,8 +213,8 @@ def _coco_metrics(preds, gts, n_classes: int) -> dict[str, float]:
 
 def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[str]) -> dict:
     """COCO metrics (mAP, AP50, AP75, AP_small/medium/large) + VOC_AP50, per_class_AP50, pr_curves,
-    how true objects score (`true_object_scores`), the best-F1 score threshold (`best_f1_threshold`)
-    and agnostic_AP50 (VOC AP50 with every label one class: localization alone).
+    how true objects score (`true_object_scores`), the best-F1 score threshold (`best_f1_threshold`),
+    how well scores estimate precision (`score_calibration`) and agnostic_AP50 (VOC AP50 with every label one class: localization alone).
 
     VOC_AP50 is the mean over classes that have ground truth; a class without ground truth gets
     per_class_AP50 = -1 and empty curves. With no ground truth at all every number is 0.
@@ -220,8 +248,9 @@ def evaluate(predictions: Sequence, ground_truth: Sequence, classes: Sequence[st
         metrics = dict.fromkeys(COCO_KEYS, 0.0)
     metrics["VOC_AP50"] = float(np.mean(aps)) if aps else 0.0
     metrics.update(true_object_scores(preds, gts))
-    metrics.update(best_f1_threshold(np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled]),
-                                     total))
+    scores, tp = np.concatenate([p[0] for p in pooled]), np.concatenate([p[1] for p in pooled])
+    metrics.update(best_f1_threshold(scores, tp, total))
+    metrics.update(score_calibration(scores, tp))
     # localization alone: every box one class (the same detections, so duplicates across classes count)
     agnostic = [(b, sc, np.zeros_like(lab)) for b, sc, lab in preds]
     recall, precision, npos, _, _ = _voc_class(agnostic, [(b, np.zeros_like(lab)) for b, lab in gts], 0, 0.5)
@@ -273,6 +302,39 @@ def plot_pr(metrics: dict, path: str | os.PathLike, title: str = "") -> str:
     if title:
         ax.set_title(title)
     ax.legend(handles, labels, loc="best", fontsize="small")
+    return _save_png(fig, path)
+
+
+def plot_reliability(metrics: dict, path: str | os.PathLike, title: str = "") -> str:
+    """The reliability diagram to a PNG, written atomically: per score bin, the share of detections that
+    are true against their mean score (the diagonal is a calibrated score), bar widths by count."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 5), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    rows = np.asarray(metrics["reliability"], dtype=np.float64).reshape(-1, 3)
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="calibrated")
+    if len(rows):
+        ax.plot(rows[:, 0], rows[:, 1], marker="o", label=f"detections (D-ECE {metrics['calibration_error']:.1f} %)")
+        for score, precision, count in rows:
+            ax.annotate(f"{int(count)}", (score, precision), textcoords="offset points", xytext=(4, -10),
+                        fontsize="x-small", color="0.4")
+    ax.axvline(metrics["score_threshold"], color="tab:red", linewidth=1,
+               label=f"best-F1 threshold {metrics['score_threshold']:.2f}")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("Score (bin mean)")
+    ax.set_ylabel("Share of true detections (IoU >= 0.5)")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="small")
+    return _save_png(fig, path)
+
+
+def _save_png(fig, path) -> str:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

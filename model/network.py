@@ -55,6 +55,7 @@ class CoDeNet(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg.validate()
+        self.score_calibration = None  # a ScoreCalibration of its scores (host/calibration.py), from its file
         wb = cfg.weight_bits
         c, s = cfg.stem
         self.stem = ConvBNReLU(3, c, 3, s, weight_bits=cfg.stem_weight_bits)

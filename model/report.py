@@ -80,11 +80,25 @@ def _scores_lines(quant: dict, meta: dict) -> list:
     if "true_score_median" in quant:
         lines.append(f"True objects' best score: median {quant['true_score_median'] / 100:.2f}; recall at score 0.3 "
                      f"{quant['recall_at_0.3']:.0f} %, at 0.5 {quant['recall_at_0.5']:.0f} %.")
+    if "score_calibration" in meta:
+        cal = meta["score_calibration"]
+        lines.append(f"Scores calibrated on {cal['split']} (Platt scaling, sigmoid(a * logit + b) with a = {cal['a']:.3f}, "
+                     f"b = {cal['b']:.3f}; it keeps every detection and AP): D-ECE there "
+                     f"{cal['calibration_error'][0]:.1f} -> {cal['calibration_error'][1]:.1f} %.")
+    if "calibration_error" in quant:
+        lines.append(_calibration_text(quant))
     val = meta.get("val", {})
     if "score_threshold" in val:
         lines.append(f"Score threshold in its bundle (the default of `codenet detect`): {val['score_threshold']:.2f}, "
                      f"the best F1 on val ({val['F1']:.1f} %).")
     return lines
+
+
+def _calibration_text(m: dict, what: str = "Scores") -> str:
+    """The scores against the share of true detections at them (evaluate.score_calibration)."""
+    bins = ", ".join(f"{score:.2f} -> {share * 100:.0f} %" for score, share, _ in m["reliability"])
+    return (f"{what} as estimates of precision (detections scoring 0.1 or more, in bins of 0.1: mean score -> "
+            f"share true): {bins}; D-ECE {m['calibration_error']:.1f} %.")
 
 
 def _ap(m) -> str:
@@ -193,6 +207,8 @@ def trees_section(run: Path, weights: Path) -> str:
         f"W4A8 minus float: {quant['test']['AP50'] - floats['test']['AP50']:+.1f} AP50 points on the test bands, "
         f"{quant['cross-site']['AP50'] - floats['cross-site']['AP50']:+.1f} cross-site, "
         f"{quant['val']['AP50'] - floats['val']['AP50']:+.1f} on val.",
+        *([_calibration_text(quant["test"], "W4A8 scores on the test bands")] if "calibration_error" in quant["test"]
+          else []),
         "",
         f"How it was made: `make train-trees` (niced), {len(stages)} stage(s): {made}. Seed "
         f"{stages[-1]['settings']['seed']}. {seconds / 60:.0f} minutes of training steps on "
@@ -209,7 +225,7 @@ PTQ_TREES = ("## Post-training quantization vs QAT: the tree detector",
              "(`model/weights/trees.pt`, distilled from it: the recipe above). Made by `make ptq-trees`.",
              "one seed, 98-198 crowns a split")
 PTQ_SYNTHETIC = ("## Post-training quantization vs QAT on codenet-s: the synthetic set",
-                 "The default model's float start (`runs/codenet-s/float.pt`, the weight average QAT began from) "
+                 "The default model's float start (`model/weights/codenet-s-float.pt`, the weight average QAT began from) "
                  "quantized W4A8 by `codenet quantize` as above, against its QAT (3 epochs distilled from it: "
                  "`model/weights/codenet-s.pt`). Made by `make ptq-synthetic`.", "one seed, 300 images a split")
 

@@ -22,6 +22,7 @@ import torch
 from codenet.host.errors import CodenetError
 from codenet.host.io import write_json_atomic
 from codenet.model import checkpoint
+from codenet.model.calibrate import VAL_KEYS, calibrate_model
 from codenet.model.config import ModelConfig, reject_unknown_keys
 from codenet.model.data import open_dataset
 from codenet.model.data.cache import InMemory
@@ -65,6 +66,7 @@ class TrainSettings:
     threads: int = 0  #: torch CPU threads (0: torch's default); 1 lets two runs share two cores
     device: str = "auto"  #: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda
     checkpoint_every: int = 0  #: steps between mid-epoch checkpoints (0: epoch ends only)
+    calibrate_scores: bool = True  #: fit the W4A8 model's score calibration on the val split at the end
     eval_float: bool = False  #: also evaluate the float model before QAT (float_metrics.json)
     val_every: int = 0  #: epochs between validations logged as val_AP50 (0: none), for learning curves
 
@@ -205,8 +207,9 @@ class Trainer:
         self.model = CoDeNet(cfg).to(self.device)
         if settings.init_from:
             start, _, _ = checkpoint.load_model(settings.init_from)
-            # the float start's weights do not depend on how QAT will scale them
-            same = dataclasses.replace(start.cfg, weight_scale=cfg.weight_scale).to_dict() == cfg.to_dict()
+            # the float start's weights do not depend on how QAT will quantize them: its weight widths and scales
+            quant = {k: getattr(cfg, k) for k in ("weight_bits", "stem_weight_bits", "layer_bits", "weight_scale")}
+            same = dataclasses.replace(start.cfg, **quant).to_dict() == cfg.to_dict()
             if start.is_quant or not same:
                 raise CodenetError(f"{settings.init_from}: init_from needs a float model of config {cfg.name!r}")
             self.model.load_state_dict(start.state_dict())
@@ -410,11 +413,21 @@ class Trainer:
     def validate(self, out_dir=None, split: str = "", model=None) -> dict:
         from codenet.model.predict import evaluate_model
 
-        val_spec = self.s.val_data or self.s.data
-        val_set = open_dataset(val_spec, split or self.s.val_split, self.s.val_images, self.cfg.input_size,
-                               self.s.seed)
-        metrics = evaluate_model(model or self.model, val_set, out_dir, progress=self.progress)
+        metrics = evaluate_model(model or self.model, self._val_set(split), out_dir, progress=self.progress)
         return {k: v for k, v in metrics.items() if k not in ("pr_curves",)}
+
+    def _val_set(self, split: str = ""):
+        return open_dataset(self.s.val_data or self.s.data, split or self.s.val_split, self.s.val_images,
+                            self.cfg.input_size, self.s.seed)
+
+    def calibrate_scores(self) -> dict | None:
+        """The W4A8 model's scores calibrated on the val split (model/calibrate.py): its file's entry, or
+        None where the val detections are too few to fit one (a tiny test run)."""
+        try:
+            return calibrate_model(self.model, self._val_set(), self.s.val_data or self.s.data, self.s.val_split)[0]
+        except CodenetError as e:
+            print(f"scores left uncalibrated: {e}")
+            return None
 
     def finish(self) -> Path:
         path = self.out / "model.pt"
@@ -422,13 +435,15 @@ class Trainer:
             self.model = self.model.to(memory_format=torch.contiguous_format)
             if self.ema is not None and not self.model.is_quant:  # a float-only run ships its average
                 self.model.load_state_dict(self.ema.averaged)
+            calibration = self.calibrate_scores() if self.model.is_quant and self.s.calibrate_scores else None
             metrics = self.validate(self.out)
             for split in self.s.report_splits:
                 write_json_atomic(self.validate(split=split), self.out / f"metrics_{split}.json")
             meta = {"settings": dataclasses.asdict(self.s), "epochs": len(self.rows), "torch": torch.__version__,
-                    "val": {k: metrics[k] for k in ("mAP", "AP50", "VOC_AP50", "agnostic_AP50", "F1",
-                                                    "score_threshold")}, "processes": self.world.size,
+                    "val": {k: metrics[k] for k in VAL_KEYS}, "processes": self.world.size,
                     "device": str(self.device), "threads": torch.get_num_threads()}
+            if calibration is not None:
+                meta["score_calibration"] = calibration
             checkpoint.save_model(self.model.cpu(), self.train_set.classes, path, meta)
         self.world.barrier()
         self.world.close()

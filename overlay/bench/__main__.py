@@ -100,7 +100,7 @@ def model_bench(model_path) -> dict:
         t_sim = best_of(lambda: detector.run_graph(batch[:1]), repeat=3)
         t_ort = best_of(lambda: session.run(None, {name: x}), repeat=3)
         host = host_costs(size, detector.num_classes, detector.stride, head=detector.head(sim_out[0]),
-                          score_threshold=detector.score_threshold, dequantize=detector.head, accumulators=sim_out)
+                          score_threshold=detector.decode_threshold, dequantize=detector.head, accumulators=sim_out)
     return {"input": [size, size, 3], "simulator_fps": 1 / t_sim, "onnxruntime_fps": 1 / t_ort,
             "simulator_vs_onnxruntime": t_ort / t_sim, "host": host}
 

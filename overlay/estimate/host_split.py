@@ -38,7 +38,7 @@ def host_split(bundle_dir, slowdown: float) -> dict:
     steps = {
         "letterbox": lambda: letterbox_image(frame, size),
         "dequantize_head": lambda: detector.head(acc),
-        "decode": lambda: decode(*heads, top_k=detector.top_k, score_threshold=detector.score_threshold,
+        "decode": lambda: decode(*heads, top_k=detector.top_k, score_threshold=detector.decode_threshold,
                                  output_stride=stride),
         "to_image_coords": lambda: to_image_coords(boxes, scale, pad_x, pad_y, CAMERA[1], CAMERA[0]),
     }

@@ -181,6 +181,9 @@ def write_bundle(model, card: dict, out_dir, extra_meta: dict | None = None, fcl
     threshold = card.get("meta", {}).get("val", {}).get("score_threshold")
     if threshold is not None:  # the detector's default: the best F1 on the model's val split
         manifest["score_threshold"] = round(float(threshold), 4)
+    calibration = card.get("meta", {}).get("score_calibration")
+    if calibration is not None:  # the Platt scaling its scores are calibrated by (host/calibration.py)
+        manifest["score_calibration"] = {"a": float(calibration["a"]), "b": float(calibration["b"])}
     write_json_atomic(manifest, out / "manifest.json")
     return manifest
 

@@ -102,3 +102,35 @@ def test_the_bundles_threshold_is_the_default(tmp_path, bundle):
     del m["score_threshold"]
     (bundle / "manifest.json").write_text(json.dumps(m))
     assert Detector(bundle).score_threshold == DEFAULT_SCORE
+
+
+@pytest.mark.parametrize("value", [{"a": 0, "b": 0.1}, {"a": -1.0, "b": 0}, {"a": 1.0}, {"a": "2", "b": 0}, [2, 0],
+                                   {"a": float("inf"), "b": 0}])
+def test_bad_score_calibration(capsys, tmp_path, bundle, value):
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["score_calibration"] = value
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    one_line(*detect(capsys, tmp_path, bundle, sample(tmp_path))[:2], "calibration")
+
+
+def test_a_calibrated_bundle_keeps_the_raw_detections_and_maps_their_scores(bundle):
+    from codenet.host.calibration import ScoreCalibration
+    from codenet.host.detector import Detector
+    from codenet.host.images import read_images
+
+    image = next(iter(read_images([DEFAULT_BUNDLE.parents[1] / "samples" / "scene0.jpg"], progress=False)))[1]
+    m = json.loads((bundle / "manifest.json").read_text())
+    m.pop("score_calibration", None)
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    raw_boxes, raw_scores, raw_labels = Detector(bundle, score_threshold=0.05)(image)
+    calibration = ScoreCalibration(2.5, 0.7)
+    m["score_calibration"] = calibration.to_dict()
+    (bundle / "manifest.json").write_text(json.dumps(m))
+    for threshold in (0.05, 0.3, 0.6):
+        boxes, scores, labels = Detector(bundle, score_threshold=threshold)(image)
+        mapped = calibration(raw_scores)
+        keep = mapped >= np.float32(threshold)
+        assert np.array_equal(boxes, raw_boxes[keep]) and np.array_equal(labels, raw_labels[keep])
+        assert np.array_equal(scores, mapped[keep])
+    # the map keeps their order (best first) and moves the scores; the threshold cuts some
+    assert (np.diff(mapped) <= 0).all() and not np.array_equal(mapped, raw_scores) and 0 < keep.sum() < len(mapped)

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from codenet.model.evaluate import evaluate, plot_pr, save_metrics, voc_ap
+from codenet.model.evaluate import evaluate, plot_pr, plot_reliability, save_metrics, voc_ap
 
 CLASSES = ["car", "person", "dog"]
 
@@ -173,6 +173,25 @@ def test_best_f1_threshold_and_class_agnostic_ap_hand_computed():
     assert m["agnostic_AP50"] == pytest.approx(100 * (0.25 * 2 / 3 * 2 + 0.25 * 0.6))
     empty = evaluate([_pred([], [], [])], [_gt([[0, 0, 9, 9]], [0])], CLASSES)
     assert empty["F1"] == 0.0 and empty["score_threshold"] == 0.5 and empty["agnostic_AP50"] == 0.0
+
+
+def test_score_calibration_hand_computed(tmp_path):
+    gts = [_gt([[0, 0, 50, 50], [100, 100, 150, 150], [200, 200, 240, 240]], [0, 0, 1]),
+           _gt([[0, 0, 30, 30]], [2])]
+    preds = [_pred([[0, 0, 50, 52], [0, 0, 48, 50], [102, 100, 150, 150], [200, 200, 240, 240], [300, 300, 340, 340]],
+                   [0.4, 0.75, 0.35, 0.92, 0.05], [0, 0, 0, 0, 0]),
+             _pred([[60, 60, 90, 90]], [0.96], [2])]
+    m = evaluate(preds, gts, CLASSES)
+    # pooled: 0.96 FP, 0.92 FP, 0.75 TP, 0.4 FP, 0.35 TP; the 0.05 FP is under the floor. Bins 0.3-0.4
+    # (0.35 TP: 0.65 off), 0.4-0.5 (0.4 FP: 0.4), 0.7-0.8 (0.75 TP: 0.25), 0.9-1 (0.94 mean, both FP: 0.94 x 2)
+    expected = [[0.35, 1.0, 1], [0.4, 0.0, 1], [0.75, 1.0, 1], [0.94, 0.0, 2]]
+    assert np.ravel(m["reliability"]) == pytest.approx(np.ravel(expected))
+    assert m["calibration_error"] == pytest.approx(100 * (0.65 + 0.4 + 0.25 + 2 * 0.94) / 5)
+    png = plot_reliability(m, tmp_path / "reliability.png", title="test")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    empty = evaluate([_pred([], [], [])], [_gt([[0, 0, 9, 9]], [0])], CLASSES)
+    assert empty["calibration_error"] == 0.0 and empty["reliability"] == []
+    plot_reliability(empty, tmp_path / "empty.png")
 
 def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
     from codenet.model.report import main as report_main
