@@ -119,9 +119,12 @@ estimate: $(VENV)/.installed  ## fold codenet-s for the board's target fps, esti
 overlay: $(VENV)/.installed  ## the FINN build to .bit/.hwh in build/overlay/bundle (needs Vivado + Vitis HLS)
 	$(PY) -m codenet.overlay.flow.bitstream --board $(BOARD) --out build/overlay$(if $(filter pynq-z2,$(BOARD_NAME)),,-$(BOARD_NAME))
 
+# the float model QAT starts from ships too (CODENET_S_FLOAT), as the tree detector's does: PTQ starts from it
+CODENET_S_FLOAT := model/weights/codenet-s-float.pt
 train: $(VENV)/.installed  ## train the default model (codenet-s) and install it as the shipped one
 	$(CODENET) train --config codenet-s --out runs/codenet-s $(if $(wildcard runs/codenet-s/checkpoint.pt),--resume)
 	cp runs/codenet-s/model.pt model/weights/codenet-s.pt
+	cp runs/codenet-s/float.pt $(CODENET_S_FLOAT)
 
 # the trees data set: NEON aerial images with VOC boxes in the deepforest wheel's data folder (MIT),
 # read from the wheel as a zip; the package itself is never installed or imported
@@ -169,8 +172,8 @@ prune-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## prune the tree detector 
 		--design "pruned + mixed W (PTQ, no QAT)=runs/trees-pruned-mixed:pruned-mixed" --out $(PRUNE_OUT)
 	cp runs/trees-pruned/model.pt model/weights/trees-pruned.pt
 
-ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s (after make train) -> build/ptq-synthetic
-	$(PY) -m codenet.model.ptq --float runs/codenet-s/float.pt --qat model/weights/codenet-s.pt --data synthetic \
+ptq-synthetic: $(VENV)/.installed  ## float vs PTQ vs QAT of codenet-s, from the shipped codenet-s-float.pt -> build/ptq-synthetic
+	$(PY) -m codenet.model.ptq --float $(CODENET_S_FLOAT) --qat model/weights/codenet-s.pt --data synthetic \
 		--splits val,test --out build/ptq-synthetic
 
 .PHONY: eval-shift
