@@ -294,20 +294,14 @@ def plot_pr(metrics: dict, path: str | os.PathLike, title: str = "") -> str:
     handles.append(Line2D([], [], color="none"))
     labels.append(f"mean: VOC AP50 {metrics['VOC_AP50']:.1f}, COCO AP50 {metrics['AP50']:.1f}, "
                   f"mAP {metrics['mAP']:.1f}")
-    ax.set_xlim(0.0, 1.0)
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("Recall")
-    ax.set_ylabel("Precision")
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title)
+    _unit_axes(ax, "Recall", "Precision", title)
     ax.legend(handles, labels, loc="best", fontsize="small")
     return _save_png(fig, path)
 
 
 def plot_reliability(metrics: dict, path: str | os.PathLike, title: str = "") -> str:
     """The reliability diagram to a PNG, written atomically: per score bin, the share of detections that
-    are true against their mean score (the diagonal is a calibrated score), bar widths by count."""
+    are true against their mean score (the diagonal is a calibrated score), each point labelled with its count."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -323,15 +317,20 @@ def plot_reliability(metrics: dict, path: str | os.PathLike, title: str = "") ->
                         fontsize="x-small", color="0.4")
     ax.axvline(metrics["score_threshold"], color="tab:red", linewidth=1,
                label=f"best-F1 threshold {metrics['score_threshold']:.2f}")
+    _unit_axes(ax, "Score (bin mean)", "Share of true detections (IoU >= 0.5)", title)
+    ax.legend(loc="upper left", fontsize="small")
+    return _save_png(fig, path)
+
+
+def _unit_axes(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Both plots' frame: the unit square (a little headroom above 1), labels, a light grid, the title."""
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("Score (bin mean)")
-    ax.set_ylabel("Share of true detections (IoU >= 0.5)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper left", fontsize="small")
-    return _save_png(fig, path)
 
 
 def _save_png(fig, path) -> str:
