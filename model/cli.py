@@ -18,7 +18,8 @@ def run_train(args):
     cfg, train = load_config(args.config)
     overrides = {k: getattr(args, k) for k in ("data", "val_data", "train_images", "val_images", "batch_size",
                                                "float_epochs", "qat_epochs", "lr", "qat_lr", "seed", "distill",
-                                               "workers", "threads", "checkpoint_every") if getattr(args, k) is not None}
+                                               "qat_ema", "init_from", "workers", "threads", "checkpoint_every")
+                 if getattr(args, k) is not None}
     settings = TrainSettings.from_dict({**train, **overrides})
     if args.deform:
         cfg = dataclasses.replace(cfg, deform=args.deform).validate()

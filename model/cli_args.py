@@ -11,7 +11,8 @@ def add_train_args(p):
     p.add_argument("--val-data", help="validation data (default: --data, validation split)")
     for name, kind in (("train-images", int), ("val-images", int), ("batch-size", int), ("float-epochs", int),
                        ("qat-epochs", int), ("lr", float), ("qat-lr", float), ("seed", int), ("distill", float),
-                       ("workers", int), ("threads", int), ("checkpoint-every", int)):
+                       ("qat-ema", float), ("init-from", str), ("workers", int), ("threads", int),
+                       ("checkpoint-every", int)):
         p.add_argument(f"--{name}", type=kind, help="overrides the config's train section")
     p.add_argument("--deform", choices=("bounded", "plain", "fixed", "bilinear"), help="decoder variant")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

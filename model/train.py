@@ -61,6 +61,8 @@ class TrainSettings:
     #: and the large objects a crop cuts, as at test time)
     cache: bool = True  #: make each training item once and keep it in memory (augmentation stays per epoch)
     ema: float = 0.0  #: decay of the float phase's weight average, which QAT then starts from (0: off)
+    qat_ema: float = 0.0  #: decay of a weight average over the QAT phase, whose quantization is the W4A8
+    #: model (0: off): it settles 4-bit weights that oscillate across a rounding boundary on their majority
     channels_last: bool = False  #: NHWC tensors in training (measured 1.3-2x faster steps on this CPU)
     workers: int = 0
     threads: int = 0  #: torch CPU threads (0: torch's default); 1 lets two runs share two cores
@@ -83,8 +85,9 @@ class TrainSettings:
                 raise CodenetError(f"train setting {name} must be a non-negative integer, not {value!r}")
         if not (s.lr > 0 and s.qat_lr > 0):
             raise CodenetError("learning rates must be positive")
-        if not (0 <= s.ema < 1):
-            raise CodenetError(f"train setting ema must be in [0, 1), not {s.ema!r}")
+        for name in ("ema", "qat_ema"):
+            if not (0 <= getattr(s, name) < 1):
+                raise CodenetError(f"train setting {name} must be in [0, 1), not {getattr(s, name)!r}")
         if not isinstance(s.crop, int) or s.crop < 0 or s.crop % 32:
             raise CodenetError(f"train setting crop must be 0 or a multiple of 32, not {s.crop!r}")
         if not isinstance(s.full_epochs, int) or not 0 <= s.full_epochs <= s.float_epochs:
@@ -142,18 +145,21 @@ class WeightAverage:
     """Exponential moving average of the float weights and BN statistics, CenterNet-style smoothing.
 
     The decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates, so early weights fade.
+    `parameters_only`: average the trained parameters alone and copy every buffer (QAT: the frozen BN
+    statistics and activation scales stay the exact values the requantization integers derive from).
     """
 
-    def __init__(self, model, decay: float):
+    def __init__(self, model, decay: float, parameters_only: bool = False):
         self.decay, self.updates = decay, 0
         self.averaged = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.keys = {k for k, _ in model.named_parameters()} if parameters_only else None
 
     @torch.no_grad()
     def update(self, model):
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
+            if v.dtype.is_floating_point and (self.keys is None or k in self.keys):
                 self.averaged[k].mul_(d).add_(v.detach(), alpha=1 - d)
             else:
                 self.averaged[k].copy_(v)
@@ -163,6 +169,7 @@ class WeightAverage:
 
     def load(self, state):
         self.updates, self.averaged = state["updates"], {k: v.clone() for k, v in state["averaged"].items()}
+        return self
 
 
 def pick_device(name: str) -> torch.device:
@@ -217,6 +224,7 @@ class Trainer:
             load_backbone(self.model, settings.init_backbone)
         self.teacher = None
         self.ema = WeightAverage(self.model, settings.ema) if settings.ema else None
+        self.qat_average = None  # the QAT phase's weight average (qat_ema), begun at its first step
         self.optimizer = make_optimizer(self.model, settings.lr, settings.weight_decay)
         self.epoch, self.step_in_epoch, self.rows = 0, 0, []
 
@@ -227,6 +235,7 @@ class Trainer:
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "teacher": self.teacher.state_dict() if self.teacher is not None else None,
                 "ema": self.ema.state() if self.ema is not None else None,
+                "qat_ema": self.qat_average.state() if self.qat_average is not None else None,
                 "deform": self.model.cfg.deform, "log": checkpoint.plain(self.rows)}
 
     def save(self):
@@ -239,7 +248,8 @@ class Trainer:
             raise CodenetError(f"{self.ckpt_path}: made with another model config; use a new --out")
         ignore = {"float_epochs", "qat_epochs", "workers", "threads", "device", "checkpoint_every",
                   "cache", "report_splits", "val_every", "eval_float"}  # may change: results stay the same
-        if {k: v for k, v in st["settings"].items() if k not in ignore} != \
+        stored = {**dataclasses.asdict(TrainSettings()), **st["settings"]}  # a setting added since: its default
+        if {k: v for k, v in stored.items() if k not in ignore} != \
                 {k: v for k, v in dataclasses.asdict(self.s).items() if k not in ignore}:
             raise CodenetError(f"{self.ckpt_path}: made with other training settings; use a new --out")
         if st["deform"] != self.model.cfg.deform:
@@ -248,6 +258,8 @@ class Trainer:
         self.model.to(self.device)
         if self.ema is not None and st.get("ema") is not None:
             self.ema.load(st["ema"])
+        if st.get("qat_ema") is not None:
+            self.qat_average = WeightAverage(self.model, self.s.qat_ema, parameters_only=True).load(st["qat_ema"])
         if st["teacher"] is not None:
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(st["teacher"])
@@ -357,6 +369,10 @@ class Trainer:
             self.optimizer.step()
             if self.ema is not None and not quant:
                 self.ema.update(self.model)
+            if quant and self.s.qat_ema:
+                if self.qat_average is None:  # learned weight scales exist from the first forward on
+                    self.qat_average = WeightAverage(self.model, self.s.qat_ema, parameters_only=True)
+                self.qat_average.update(self.model)
             self.step_in_epoch += 1
             steps += 1
             for k, v in parts.items():
@@ -403,11 +419,13 @@ class Trainer:
         tmp.replace(self.out / "log.csv")
 
     def averaged_model(self):
-        """The model as QAT would start from it now: the weight average in the float phase, if on."""
-        if self.ema is None or self.model.is_quant:
+        """The model as it would be shipped now: the weight average of its phase, if on (the float
+        phase's is what QAT would start from)."""
+        average = self.qat_average if self.model.is_quant else self.ema
+        if average is None:
             return self.model
         model = copy.deepcopy(self.model)
-        model.load_state_dict(self.ema.averaged)
+        model.load_state_dict(average.averaged)
         return model
 
     def validate(self, out_dir=None, split: str = "", model=None) -> dict:
@@ -433,8 +451,9 @@ class Trainer:
         path = self.out / "model.pt"
         if self.world.main:
             self.model = self.model.to(memory_format=torch.contiguous_format)
-            if self.ema is not None and not self.model.is_quant:  # a float-only run ships its average
-                self.model.load_state_dict(self.ema.averaged)
+            average = self.qat_average if self.model.is_quant else self.ema  # each phase ships its average
+            if average is not None:
+                self.model.load_state_dict(average.averaged)
             calibration = self.calibrate_scores() if self.model.is_quant and self.s.calibrate_scores else None
             metrics = self.validate(self.out)
             for split in self.s.report_splits:

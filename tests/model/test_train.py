@@ -59,6 +59,26 @@ def test_weight_average_crops_and_channels_last_resume_exactly(tmp_path):
     assert set(floats) == {"float", "float_test"} and (tmp_path / "a" / "metrics_test.json").is_file()
 
 
+def test_qat_weight_average_resumes_exactly_and_is_the_shipped_model(tmp_path):
+    """qat_ema: the W4A8 model quantizes the QAT phase's average of its trained parameters; the
+    frozen BN statistics and activation scales, buffers, are copied, never averaged."""
+    cfg, s = tiny(checkpoint_every=1, qat_epochs=2, qat_ema=0.9)
+    straight = Trainer(cfg, s, tmp_path / "a", progress=False).run()
+    Trainer(cfg, s, tmp_path / "b", progress=False).run(stop_after_steps=6)  # mid QAT: 4 steps an epoch
+    resumed = Trainer(cfg, s, tmp_path / "b", progress=False).run(resume=True)
+    shipped, resumed = load_model(straight)[0].state_dict(), load_model(resumed)[0].state_dict()
+    assert all(torch.equal(shipped[k], resumed[k]) for k in shipped)
+    last = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    average, weights = last["qat_ema"]["averaged"], last["model"]
+    trained = {k for k, v in Trainer(cfg, s, tmp_path / "c", progress=False).model.named_parameters()}
+    for k, v in average.items():
+        assert torch.equal(shipped[k], v), k
+        if k not in trained:
+            assert torch.equal(v, weights[k]), k
+    moved = [k for k in trained if k in weights and not torch.equal(shipped[k], weights[k])]
+    assert moved, "the average equals the last step's weights"
+
+
 def test_crops_in_the_float_phase_then_the_full_size():
     _, s = tiny(float_epochs=4, full_epochs=1, crop=32)
     assert [s.crop_at(e, quant=False) for e in range(4)] == [32, 32, 32, 0]
@@ -208,6 +228,7 @@ def test_malformed_voc_data_set(capsys, tmp_path):
     ("train: {batch_size: 0}\n", "batch_size"),
     ("train: {epochs: 3}\n", "unknown train settings"),
     ("train: {ema: 1.0}\n", "ema must be in [0, 1)"),
+    ("train: {qat_ema: -0.1}\n", "qat_ema must be in [0, 1)"),
     ("train: {crop: 100}\n", "crop must be 0 or a multiple of 32"),
     ("train: {full_epochs: 9}\n", "full_epochs must be an integer in 0..float_epochs"),
     ("model: [1, 2\n", "not valid YAML"),
