@@ -146,6 +146,21 @@ train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown det
 	cp runs/trees/model.pt model/weights/trees.pt
 	cp runs/trees/float.pt $(TREES_FLOAT)
 
+# QAT alone, from a shipped float start into the shipped W4A8 file: how both shipped models were made
+# (a QAT-only run draws its epochs' batches as epochs 0, 1, ...; make train and make train-trees draw them
+# after the float epochs, so their W4A8 file is another draw of the same recipe); one thread, as the
+# shipped runs took (thread counts may change the float rounding)
+.PHONY: qat qat-trees
+qat: $(VENV)/.installed  ## QAT of codenet-s from its shipped float start into model/weights/codenet-s.pt (about 35 min)
+	$(CODENET) train --config codenet-s --init-from $(CODENET_S_FLOAT) --float-epochs 0 --threads 1 --out runs/codenet-s-qat \
+		$(if $(wildcard runs/codenet-s-qat/checkpoint.pt),--resume)
+	cp runs/codenet-s-qat/model.pt model/weights/codenet-s.pt
+
+qat-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## QAT of the tree detector from its shipped float start into model/weights/trees.pt (about 10 min)
+	$(CODENET) train --config trees --init-from $(TREES_FLOAT) --float-epochs 0 --out runs/trees-qat \
+		$(if $(wildcard runs/trees-qat/checkpoint.pt),--resume)
+	cp runs/trees-qat/model.pt model/weights/trees.pt
+
 ablation: $(VENV)/.installed  ## deformable variants x 3 seeds on trees and synthetic, distillation (about 90 min, niced) -> runs/ablation
 	nice -n 10 $(PY) -m codenet.model.ablation --seeds 0 1 2 --jobs 2 --out runs/ablation --report runs/ablation/ablation.md
 
