@@ -62,7 +62,8 @@ class TrainSettings:
     cache: bool = True  #: make each training item once and keep it in memory (augmentation stays per epoch)
     ema: float = 0.0  #: decay of the float phase's weight average, which QAT then starts from (0: off)
     qat_ema: float = 0.0  #: decay of a weight average over the QAT phase, whose quantization is the W4A8
-    #: model (0: off): it settles 4-bit weights that oscillate across a rounding boundary on their majority
+    #: model (0: off): it settles 4-bit weights that oscillate across a rounding boundary on their majority.
+    #: Below a few thousand steps the ramp (1 + n) / (10 + n) is the decay: about the last tenth of the steps
     channels_last: bool = False  #: NHWC tensors in training (measured 1.3-2x faster steps on this CPU)
     workers: int = 0
     threads: int = 0  #: torch CPU threads (0: torch's default); 1 lets two runs share two cores
