@@ -79,6 +79,20 @@ def test_qat_weight_average_resumes_exactly_and_is_the_shipped_model(tmp_path):
     assert moved, "the average equals the last step's weights"
 
 
+def test_a_checkpoint_from_before_a_new_setting_resumes(tmp_path):
+    """A setting added since a checkpoint was written counts as its default there, not as a change."""
+    cfg, s = tiny(checkpoint_every=1)
+    Trainer(cfg, s, tmp_path / "a", progress=False).run(stop_after_steps=2)
+    path = tmp_path / "a" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    del state["settings"]["qat_ema"], state["qat_ema"]
+    torch.save(state, path)
+    assert load_model(Trainer(cfg, s, tmp_path / "a", progress=False).run(resume=True))[0].is_quant
+    changed = tiny(checkpoint_every=1, qat_ema=0.9)[1]
+    with pytest.raises(CodenetError, match="other training settings"):
+        Trainer(cfg, changed, tmp_path / "a", progress=False).restore()
+
+
 def test_crops_in_the_float_phase_then_the_full_size():
     _, s = tiny(float_epochs=4, full_epochs=1, crop=32)
     assert [s.crop_at(e, quant=False) for e in range(4)] == [32, 32, 32, 0]
