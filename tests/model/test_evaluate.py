@@ -202,7 +202,7 @@ def test_report_keeps_the_sections_of_runs_it_does_not_have(tmp_path, capsys):
     out.write_text(old)
     none = str(tmp_path / "none")
     assert report_main(["--run", none, "--trees", none, "--ablation", none, "--ptq", none,
-                        "--ptq-synthetic", none, "--prune", none, "--out", str(out)]) == 0
+                        "--ptq-synthetic", none, "--prune", none, "--shift", none, "--out", str(out)]) == 0
     assert out.read_text() == old
 
 
