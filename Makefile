@@ -150,16 +150,20 @@ train-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## train the tree-crown det
 # (a QAT-only run draws its epochs' batches as epochs 0, 1, ...; make train and make train-trees draw them
 # after the float epochs, so their W4A8 file is another draw of the same recipe); one thread, as the
 # shipped runs took (thread counts may change the float rounding)
+# $(call qat_from_float,CONFIG,FLOAT,MODEL): QAT of CONFIG from FLOAT in runs/CONFIG-qat (resumed if
+# begun), installed as MODEL
+define qat_from_float
+	$(CODENET) train --config $(1) --init-from $(2) --float-epochs 0 --threads 1 --out runs/$(1)-qat \
+		$(if $(wildcard runs/$(1)-qat/checkpoint.pt),--resume)
+	cp runs/$(1)-qat/model.pt $(3)
+endef
+
 .PHONY: qat qat-trees
 qat: $(VENV)/.installed  ## QAT of codenet-s from its shipped float start into model/weights/codenet-s.pt (about 35 min)
-	$(CODENET) train --config codenet-s --init-from $(CODENET_S_FLOAT) --float-epochs 0 --threads 1 --out runs/codenet-s-qat \
-		$(if $(wildcard runs/codenet-s-qat/checkpoint.pt),--resume)
-	cp runs/codenet-s-qat/model.pt model/weights/codenet-s.pt
+	$(call qat_from_float,codenet-s,$(CODENET_S_FLOAT),model/weights/codenet-s.pt)
 
 qat-trees: $(VENV)/.installed $(DEEPFOREST_WHEEL)  ## QAT of the tree detector from its shipped float start into model/weights/trees.pt (about 10 min)
-	$(CODENET) train --config trees --init-from $(TREES_FLOAT) --float-epochs 0 --out runs/trees-qat \
-		$(if $(wildcard runs/trees-qat/checkpoint.pt),--resume)
-	cp runs/trees-qat/model.pt model/weights/trees.pt
+	$(call qat_from_float,trees,$(TREES_FLOAT),model/weights/trees.pt)
 
 ablation: $(VENV)/.installed  ## deformable variants x 3 seeds on trees and synthetic, distillation (about 90 min, niced) -> runs/ablation
 	nice -n 10 $(PY) -m codenet.model.ablation --seeds 0 1 2 --jobs 2 --out runs/ablation --report runs/ablation/ablation.md

@@ -12,14 +12,12 @@ DEFAULT_MODEL = Path(__file__).parent / "weights" / "codenet-s.pt"
 
 
 def run_train(args):
+    from codenet.model.cli_args import TRAIN_OVERRIDES
     from codenet.model.config import load_config
     from codenet.model.train import Trainer, TrainSettings
 
     cfg, train = load_config(args.config)
-    overrides = {k: getattr(args, k) for k in ("data", "val_data", "train_images", "val_images", "batch_size",
-                                               "float_epochs", "qat_epochs", "lr", "qat_lr", "seed", "distill",
-                                               "qat_ema", "init_from", "workers", "threads", "checkpoint_every")
-                 if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k, _ in TRAIN_OVERRIDES if getattr(args, k) is not None}
     settings = TrainSettings.from_dict({**train, **overrides})
     if args.deform:
         cfg = dataclasses.replace(cfg, deform=args.deform).validate()

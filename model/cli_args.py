@@ -3,17 +3,21 @@
 from codenet.model.data import DATA_HELP  # import-light: no torch
 
 
+#: train settings a command-line option overrides: (setting, type); the option is the name with dashes
+TRAIN_OVERRIDES = (("data", str), ("val_data", str), ("train_images", int), ("val_images", int),
+                   ("batch_size", int), ("float_epochs", int), ("qat_epochs", int), ("lr", float),
+                   ("qat_lr", float), ("seed", int), ("distill", float), ("qat_ema", float), ("init_from", str),
+                   ("workers", int), ("threads", int), ("checkpoint_every", int))
+
+
 def add_train_args(p):
     p.add_argument("--config", default="codenet-s", help="preset name or YAML path (default: codenet-s)")
     p.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv/json, model.pt, metrics")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--data", help=f"training data: {DATA_HELP}")
-    p.add_argument("--val-data", help="validation data (default: --data, validation split)")
-    for name, kind in (("train-images", int), ("val-images", int), ("batch-size", int), ("float-epochs", int),
-                       ("qat-epochs", int), ("lr", float), ("qat-lr", float), ("seed", int), ("distill", float),
-                       ("qat-ema", float), ("init-from", str), ("workers", int), ("threads", int),
-                       ("checkpoint-every", int)):
-        p.add_argument(f"--{name}", type=kind, help="overrides the config's train section")
+    helps = {"data": f"training data: {DATA_HELP}", "val_data": "validation data (default: --data, validation split)"}
+    for name, kind in TRAIN_OVERRIDES:
+        p.add_argument(f"--{name.replace('_', '-')}", type=kind,
+                       help=helps.get(name, "overrides the config's train section"))
     p.add_argument("--deform", choices=("bounded", "plain", "fixed", "bilinear"), help="decoder variant")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -260,7 +260,7 @@ class Trainer:
         if self.ema is not None and st.get("ema") is not None:
             self.ema.load(st["ema"])
         if st.get("qat_ema") is not None:
-            self.qat_average = WeightAverage(self.model, self.s.qat_ema, parameters_only=True).load(st["qat_ema"])
+            self.qat_average = self.new_qat_average().load(st["qat_ema"])
         if st["teacher"] is not None:
             self.teacher = copy.deepcopy(self.model)
             self.teacher.load_state_dict(st["teacher"])
@@ -268,6 +268,10 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, lr, self.s.weight_decay)
         self.optimizer.load_state_dict(st["optimizer"])
         self.epoch, self.step_in_epoch, self.rows = st["epoch"], st["step"], list(st["log"])
+
+    def new_qat_average(self) -> WeightAverage:
+        """qat_ema's average of the model's trained parameters (buffers copied: frozen in QAT)."""
+        return WeightAverage(self.model, self.s.qat_ema, parameters_only=True)
 
     # ---- the loop ---------------------------------------------------------------------------------
     def start_qat(self):
@@ -372,7 +376,7 @@ class Trainer:
                 self.ema.update(self.model)
             if quant and self.s.qat_ema:
                 if self.qat_average is None:  # learned weight scales exist from the first forward on
-                    self.qat_average = WeightAverage(self.model, self.s.qat_ema, parameters_only=True)
+                    self.qat_average = self.new_qat_average()
                 self.qat_average.update(self.model)
             self.step_in_epoch += 1
             steps += 1
@@ -419,10 +423,14 @@ class Trainer:
             w.writerows(self.rows)
         tmp.replace(self.out / "log.csv")
 
+    def phase_average(self) -> WeightAverage | None:
+        """The weight average of the phase the model is in (ema, qat_ema), if on: what the phase ships."""
+        return self.qat_average if self.model.is_quant else self.ema
+
     def averaged_model(self):
         """The model as it would be shipped now: the weight average of its phase, if on (the float
         phase's is what QAT would start from)."""
-        average = self.qat_average if self.model.is_quant else self.ema
+        average = self.phase_average()
         if average is None:
             return self.model
         model = copy.deepcopy(self.model)
@@ -452,7 +460,7 @@ class Trainer:
         path = self.out / "model.pt"
         if self.world.main:
             self.model = self.model.to(memory_format=torch.contiguous_format)
-            average = self.qat_average if self.model.is_quant else self.ema  # each phase ships its average
+            average = self.phase_average()
             if average is not None:
                 self.model.load_state_dict(average.averaged)
             calibration = self.calibrate_scores() if self.model.is_quant and self.s.calibrate_scores else None

@@ -70,7 +70,7 @@ def test_qat_weight_average_resumes_exactly_and_is_the_shipped_model(tmp_path):
     assert all(torch.equal(shipped[k], resumed[k]) for k in shipped)
     last = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
     average, weights = last["qat_ema"]["averaged"], last["model"]
-    trained = {k for k, v in Trainer(cfg, s, tmp_path / "c", progress=False).model.named_parameters()}
+    trained = {k for k, _ in Trainer(cfg, s, tmp_path / "c", progress=False).model.named_parameters()}
     for k, v in average.items():
         assert torch.equal(shipped[k], v), k
         if k not in trained:
