@@ -28,10 +28,22 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
     return F.l1_loss(pred * m, target * m, reduction="sum") / (m.sum() + 1e-4)
 
 
+def dense_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted L1 over maps (N, C, H, W) with per-cell weights (N, H, W) that sum to 1 per object: the
+    mean over objects and channels, as masked_l1 over their centres."""
+    objects = weight.sum().round().clamp_min(1)
+    return ((pred - target).abs() * weight.unsqueeze(1)).sum() / (objects * pred.shape[1])
+
+
 def centernet_loss(heatmap, size, offset, targets, size_weight: float = 0.1):
-    """Returns (total, parts) for one batch; `targets` holds the stacked arrays of `targets.py`."""
+    """Returns (total, parts) for one batch; `targets` holds the stacked arrays of `targets.py` (with
+    box_map and box_weight, the box terms are dense: every cell of an object's Gaussian)."""
     hm = focal_loss(heatmap, targets["heatmap"])
-    wh = masked_l1(gather(size, targets["index"]), targets["size"], targets["mask"])
-    off = masked_l1(gather(offset, targets["index"]), targets["offset"], targets["mask"])
+    if "box_weight" in targets:
+        wh = dense_l1(size, targets["box_map"][:, :2], targets["box_weight"])
+        off = dense_l1(offset, targets["box_map"][:, 2:], targets["box_weight"])
+    else:
+        wh = masked_l1(gather(size, targets["index"]), targets["size"], targets["mask"])
+        off = masked_l1(gather(offset, targets["index"]), targets["offset"], targets["mask"])
     total = hm + size_weight * wh + off
     return total, {"heatmap": hm.item(), "size": wh.item(), "offset": off.item()}

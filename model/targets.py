@@ -20,11 +20,13 @@ def gaussian_radius(h, w, min_overlap: float = 0.7):
     return np.minimum(np.minimum(r1, r2), r3)
 
 
-def centernet_targets(boxes: np.ndarray, labels: np.ndarray, num_classes: int, out_size: int, stride: int):
+def centernet_targets(boxes: np.ndarray, labels: np.ndarray, num_classes: int, out_size: int, stride: int,
+                      dense: bool = False):
     """boxes (K,4) x1y1x2y2 in input pixels -> dict of arrays for one image.
 
     The heatmap max-splats, per object, a Gaussian of sigma (2r+1)/6 cut to the (2r+1)^2 square around
     its centre cell; all objects at once, as dense (K, H, W) arrays (a few hundred thousand floats).
+    `dense`: also a box target at every cell of an object's Gaussian (`dense_box_targets`).
     """
     hm = np.zeros((num_classes, out_size, out_size), np.float32)
     index = np.zeros(MAX_OBJECTS, np.int64)
@@ -36,7 +38,8 @@ def centernet_targets(boxes: np.ndarray, labels: np.ndarray, num_classes: int, o
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
     slots = np.flatnonzero((w > 0) & (h > 0))  # an object keeps its slot k even when others are skipped
     if len(slots) == 0:
-        return {"heatmap": hm, "index": index, "size": size, "offset": offset, "mask": mask}
+        out = {"heatmap": hm, "index": index, "size": size, "offset": offset, "mask": mask}
+        return out | (_no_box_map(out_size) if dense else {})
     b, lab, w, h = b[slots], lab[slots], w[slots], h[slots]
     c = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
     ci = np.clip(c.astype(np.int64), 0, out_size - 1)
@@ -55,4 +58,29 @@ def centernet_targets(boxes: np.ndarray, labels: np.ndarray, num_classes: int, o
     size[slots] = np.stack([w, h], axis=1)
     offset[slots] = c - ci
     mask[slots] = 1
-    return {"heatmap": hm, "index": index, "size": size, "offset": offset, "mask": mask}
+    out = {"heatmap": hm, "index": index, "size": size, "offset": offset, "mask": mask}
+    return out | (dense_box_targets(g, c, w, h) if dense else {})
+
+
+def _no_box_map(out_size: int) -> dict:
+    return {"box_map": np.zeros((4, out_size, out_size), np.float32),
+            "box_weight": np.zeros((out_size, out_size), np.float32)}
+
+
+def dense_box_targets(g: np.ndarray, centres: np.ndarray, w: np.ndarray, h: np.ndarray) -> dict:
+    """Size and offset targets at every cell of each object's Gaussian `g` (K, H, W), TTFNet-style.
+
+    A cell's box is the object whose Gaussian is highest there (ties: the smaller one); its offset is
+    the object's centre minus the cell, so a heatmap peak a cell or two off the centre still decodes
+    the object's box. Each object's cell weights are its Gaussian, normalized to sum to 1: per object,
+    the loss weighs as the centre-only target does.
+    """
+    k, height, width = g.shape
+    smaller_first = np.argsort(w * h, kind="stable")
+    owner = smaller_first[np.argmax(g[smaller_first], axis=0)]  # (H, W); argmax keeps the first of ties
+    weight = np.take_along_axis(g, owner[None], axis=0)[0]
+    totals = np.bincount(owner.ravel(), weights=weight.ravel(), minlength=k)
+    weight = np.where(weight > 0, weight / np.maximum(totals[owner], 1e-12), 0).astype(np.float32)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    box = np.stack([w[owner], h[owner], centres[owner, 0] - xs, centres[owner, 1] - ys]).astype(np.float32)
+    return {"box_map": np.where(weight > 0, box, 0).astype(np.float32), "box_weight": weight}

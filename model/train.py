@@ -53,6 +53,8 @@ class TrainSettings:
     init_from: str = ""  #: a float model file to start from (with float_epochs 0: QAT only, e.g. a run's float.pt)
     init_backbone: str = ""  #: a float model file whose stem and backbone start this one (the decoder from scratch)
     distill: float = 0.0  #: weight of the heatmap distillation from the float model during QAT (0: off)
+    dense_boxes: bool = False  #: size and offset trained at every cell of an object's Gaussian, not its
+    #: centre alone (TTFNet-style): a heatmap peak a cell off the centre still decodes the object's box
     calib_images: int = 64
     augment: bool = True
     crop: int = 0  #: float training input side (0: the model's input_size): windows at test scale, the net
@@ -118,9 +120,10 @@ def load_backbone(model, path) -> None:
 class TrainItems(torch.utils.data.Dataset):
     """Items of one epoch: augmented image codes and CenterNet targets, a function of (seed, epoch, i)."""
 
-    def __init__(self, dataset, cfg: ModelConfig, seed: int, epoch: int, use_augment: bool, crop: int = 0):
+    def __init__(self, dataset, cfg: ModelConfig, seed: int, epoch: int, use_augment: bool, crop: int = 0,
+                 dense_boxes: bool = False):
         self.dataset, self.cfg, self.seed, self.epoch, self.use_augment = dataset, cfg, seed, epoch, use_augment
-        self.size = crop or cfg.input_size
+        self.size, self.dense_boxes = crop or cfg.input_size, dense_boxes
 
     def __len__(self):
         return len(self.dataset)
@@ -137,7 +140,7 @@ class TrainItems(torch.utils.data.Dataset):
             image, boxes, labels = self.dataset[i]
             image, boxes, _ = letterbox(image, boxes, size)
         t = centernet_targets(boxes, labels, self.cfg.num_classes, size // self.cfg.output_stride,
-                              self.cfg.output_stride)
+                              self.cfg.output_stride, dense=self.dense_boxes)
         t["image"] = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
         return {k: torch.as_tensor(v) for k, v in t.items()}
 
@@ -350,7 +353,7 @@ class Trainer:
         order = np.random.default_rng([self.s.seed, self.epoch, 7]).permutation(len(self.train_set))
         batches = self.world.share([order[i:i + self.s.batch_size] for i in range(0, len(order), self.s.batch_size)])
         items = TrainItems(self.train_set, self.cfg, self.s.seed, self.epoch, self.s.augment,
-                           self.s.crop_at(phase_epoch, quant))
+                           self.s.crop_at(phase_epoch, quant), self.s.dense_boxes)
         loader = torch.utils.data.DataLoader(items, batch_sampler=batches[self.step_in_epoch:],
                                              num_workers=self.s.workers)
         images = 0

@@ -174,6 +174,81 @@ def test_vectorized_targets_equal_one_gaussian_at_a_time():
             assert np.array_equal(want[key], got[key]), (trial, key)
 
 
+def test_dense_box_targets_decode_each_object_from_every_weighted_cell():
+    import numpy as np
+
+    from codenet.host.decode import boxes_at
+    from codenet.model.targets import centernet_targets
+
+    rng = np.random.default_rng(1)
+    for trial in range(50):
+        k = int(rng.integers(1, 12))
+        corner = rng.uniform(0, 200, (k, 2))
+        boxes = np.concatenate([corner, corner + rng.uniform(8, 90, (k, 2))], axis=1).astype(np.float32)
+        labels = rng.integers(0, 2, k)
+        centre, dense = centernet_targets(boxes, labels, 2, 64, 4), centernet_targets(boxes, labels, 2, 64, 4, dense=True)
+        for key in centre:  # the centre targets are unchanged
+            assert np.array_equal(centre[key], dense[key]), (trial, key)
+        weight, box = dense["box_weight"], dense["box_map"]
+        ys, xs = np.nonzero(weight)
+        decoded = boxes_at(xs, ys, box[0, ys, xs], box[1, ys, xs], box[2, ys, xs], box[3, ys, xs], 4)
+        # every weighted cell decodes one object's box; each object's weights sum to 1
+        owner = np.abs(decoded[:, None, :] - boxes[None]).max(axis=2).argmin(axis=1)
+        assert np.allclose(decoded, boxes[owner], atol=1e-3), trial
+        sums = np.bincount(owner, weights=weight[ys, xs], minlength=k)
+        assert np.allclose(sums[sums > 0], 1, atol=1e-5), trial
+        # an object's centre cell is its own unless a smaller object's Gaussian peaks there too
+        cells = dense["index"][:k]
+        assert set(owner[np.isin(ys * 64 + xs, cells)]) <= set(range(k))
+    empty = centernet_targets(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), 2, 64, 4, dense=True)
+    assert not empty["box_weight"].any() and empty["box_map"].shape == (4, 64, 64)
+
+
+def test_dense_box_loss_with_centre_weights_is_the_centre_loss():
+    import numpy as np
+
+    from codenet.model.loss import centernet_loss
+    from codenet.model.targets import centernet_targets
+
+    boxes = np.array([[10, 12, 60, 50], [100, 90, 180, 200], [30, 150, 70, 190]], np.float32)
+    t = {k: torch.as_tensor(v)[None] for k, v in centernet_targets(boxes, np.array([0, 1, 0]), 2, 64, 4, dense=True).items()}
+    torch.manual_seed(0)
+    heat, size, offset = torch.randn(1, 2, 64, 64), torch.randn(1, 2, 64, 64) * 9, torch.rand(1, 2, 64, 64)
+    _, centre = centernet_loss(heat, size, offset, {k: v for k, v in t.items() if not k.startswith("box_")})
+    weight = torch.zeros(1, 64 * 64)
+    weight[0, t["index"][0, :3]] = 1
+    box_map = torch.zeros(1, 4, 64 * 64)
+    box_map[0, :, t["index"][0, :3]] = torch.cat([t["size"][0, :3], t["offset"][0, :3]], dim=1).T
+    at_centres = {**t, "box_weight": weight.view(1, 64, 64), "box_map": box_map.view(1, 4, 64, 64)}
+    _, dense = centernet_loss(heat, size, offset, at_centres)
+    assert dense["size"] == pytest.approx(centre["size"], rel=1e-4)
+    assert dense["offset"] == pytest.approx(centre["offset"], rel=1e-4)
+    _, spread = centernet_loss(heat, size, offset, t)  # the Gaussian cells weigh in too
+    assert spread["size"] != pytest.approx(centre["size"], rel=1e-3)
+
+
+def test_dense_boxes_train_and_resume_exactly(tmp_path):
+    cfg, s = tiny(checkpoint_every=1, dense_boxes=True)
+    straight = Trainer(cfg, s, tmp_path / "a", progress=False).run()
+    Trainer(cfg, s, tmp_path / "b", progress=False).run(stop_after_steps=3)
+    resumed = Trainer(cfg, s, tmp_path / "b", progress=False).run(resume=True)
+    sa, sb = load_model(straight)[0].state_dict(), load_model(resumed)[0].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert load_model(straight)[2]["settings"]["dense_boxes"] is True
+
+
+def test_boolean_train_settings_on_the_command_line():
+    import argparse
+
+    from codenet.model.cli_args import add_train_args
+
+    p = argparse.ArgumentParser()
+    add_train_args(p)
+    assert p.parse_args(["--out", "x", "--dense-boxes"]).dense_boxes is True
+    assert p.parse_args(["--out", "x", "--no-dense-boxes"]).dense_boxes is False
+    assert p.parse_args(["--out", "x"]).dense_boxes is None  # the config decides
+
+
 def run_cli(capsys, *argv):
     code = main(list(argv))
     err = capsys.readouterr().err.strip()
