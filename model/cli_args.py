@@ -8,8 +8,8 @@ from codenet.model.data import DATA_HELP  # import-light: no torch
 #: train settings a command-line option overrides: (setting, type); the option is the name with dashes
 TRAIN_OVERRIDES = (("data", str), ("val_data", str), ("train_images", int), ("val_images", int),
                    ("batch_size", int), ("float_epochs", int), ("qat_epochs", int), ("lr", float),
-                   ("qat_lr", float), ("seed", int), ("distill", float), ("dense_boxes", bool), ("qat_ema", float), ("init_from", str),
-                   ("workers", int), ("threads", int), ("checkpoint_every", int))
+                   ("qat_lr", float), ("seed", int), ("distill", float), ("dense_boxes", bool), ("qat_ema", float),
+                   ("init_from", str), ("workers", int), ("threads", int), ("checkpoint_every", int))
 
 
 def add_train_args(p):
@@ -19,7 +19,8 @@ def add_train_args(p):
     helps = {"data": f"training data: {DATA_HELP}", "val_data": "validation data (default: --data, validation split)"}
     for name, kind in TRAIN_OVERRIDES:
         how = {"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}
-        p.add_argument(f"--{name.replace('_', '-')}", **how, help=helps.get(name, "overrides the config's train section"))
+        p.add_argument(f"--{name.replace('_', '-')}", **how,
+                       help=helps.get(name, "overrides the config's train section"))
     p.add_argument("--deform", choices=("bounded", "plain", "fixed", "bilinear"), help="decoder variant")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 

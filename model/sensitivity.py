@@ -84,7 +84,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     write_json_atomic(rows, out / "sensitivity.json")
     # narrower: least drop per bit saved first; wider: most gain per bit added first
-    ranked = [rows[0]] + sorted(rows[1:], key=lambda r: (r["bits_saved"] < 0, r["drop"] / max(abs(r["bits_saved"]), 1)))
+    ranked = [rows[0]] + sorted(rows[1:], key=lambda r: (r["bits_saved"] < 0,
+                                                          r["drop"] / max(abs(r["bits_saved"]), 1)))
     lines = [f"| layer | bits | AP50 {args.split} | drop | weight bits saved |", "|---|---|---|---|---|"]
     lines += [f"| {r['layer']} | {r['bits'] or ''} | {r['ap50']} | {r['drop']} | {r['bits_saved']} |" for r in ranked]
     write_bytes_atomic(("\n".join(lines) + "\n").encode(), out / "sensitivity.md")

@@ -186,7 +186,8 @@ def test_dense_box_targets_decode_each_object_from_every_weighted_cell():
         corner = rng.uniform(0, 200, (k, 2))
         boxes = np.concatenate([corner, corner + rng.uniform(8, 90, (k, 2))], axis=1).astype(np.float32)
         labels = rng.integers(0, 2, k)
-        centre, dense = centernet_targets(boxes, labels, 2, 64, 4), centernet_targets(boxes, labels, 2, 64, 4, dense=True)
+        centre = centernet_targets(boxes, labels, 2, 64, 4)
+        dense = centernet_targets(boxes, labels, 2, 64, 4, dense=True)
         for key in centre:  # the centre targets are unchanged
             assert np.array_equal(centre[key], dense[key]), (trial, key)
         weight, box = dense["box_weight"], dense["box_map"]
@@ -211,7 +212,8 @@ def test_dense_box_loss_with_centre_weights_is_the_centre_loss():
     from codenet.model.targets import centernet_targets
 
     boxes = np.array([[10, 12, 60, 50], [100, 90, 180, 200], [30, 150, 70, 190]], np.float32)
-    t = {k: torch.as_tensor(v)[None] for k, v in centernet_targets(boxes, np.array([0, 1, 0]), 2, 64, 4, dense=True).items()}
+    arrays = centernet_targets(boxes, np.array([0, 1, 0]), 2, 64, 4, dense=True)
+    t = {k: torch.as_tensor(v)[None] for k, v in arrays.items()}
     torch.manual_seed(0)
     heat, size, offset = torch.randn(1, 2, 64, 64), torch.randn(1, 2, 64, 64) * 9, torch.rand(1, 2, 64, 64)
     _, centre = centernet_loss(heat, size, offset, {k: v for k, v in t.items() if not k.startswith("box_")})
