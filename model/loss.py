@@ -28,11 +28,10 @@ def masked_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
     return F.l1_loss(pred * m, target * m, reduction="sum") / (m.sum() + 1e-4)
 
 
-def dense_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def dense_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Weighted L1 over maps (N, C, H, W) with per-cell weights (N, H, W) that sum to 1 per object: the
-    mean over objects and channels, as masked_l1 over their centres."""
-    objects = weight.sum().round().clamp_min(1)
-    return ((pred - target).abs() * weight.unsqueeze(1)).sum() / (objects * pred.shape[1])
+    mean over the objects `mask` counts and the channels, as masked_l1 over their centres."""
+    return ((pred - target).abs() * weight.unsqueeze(1)).sum() / (mask.sum() * pred.shape[1] + 1e-4)
 
 
 def centernet_loss(heatmap, size, offset, targets, size_weight: float = 0.1):
@@ -40,8 +39,8 @@ def centernet_loss(heatmap, size, offset, targets, size_weight: float = 0.1):
     box_map and box_weight, the box terms are dense: every cell of an object's Gaussian)."""
     hm = focal_loss(heatmap, targets["heatmap"])
     if "box_weight" in targets:
-        wh = dense_l1(size, targets["box_map"][:, :2], targets["box_weight"])
-        off = dense_l1(offset, targets["box_map"][:, 2:], targets["box_weight"])
+        wh = dense_l1(size, targets["box_map"][:, :2], targets["box_weight"], targets["mask"])
+        off = dense_l1(offset, targets["box_map"][:, 2:], targets["box_weight"], targets["mask"])
     else:
         wh = masked_l1(gather(size, targets["index"]), targets["size"], targets["mask"])
         off = masked_l1(gather(offset, targets["index"]), targets["offset"], targets["mask"])
